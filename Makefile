@@ -1,0 +1,36 @@
+# kvs: build, check and test. `make test` is what CI runs (see .ci/run).
+GO ?= go
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+export CGO_ENABLED ?= 0
+
+.PHONY: all build deps check test test-go demo serve bench cross fuzz
+
+all: build
+
+build:
+	$(GO) build -o bin/kvs ./cmd/kvs
+
+deps:
+	bash scripts/deps.sh
+
+check:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+cross:
+	GOOS=linux GOARCH=arm64 $(GO) build -o /dev/null ./...
+	GOOS=linux GOARCH=arm GOARM=7 $(GO) build -o /dev/null ./...
+
+test-go:
+	$(GO) test -count=1 -timeout 20m ./...
+
+# The whole suite on a fresh machine: installs the real peers, checks style, runs every test.
+test: deps check cross test-go
+
+serve: build
+	./bin/kvs serve --listen 127.0.0.1:4567 --data-dir ./kvs-data
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...

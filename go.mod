@@ -1,0 +1,3 @@
+module kvskit
+
+go 1.26.8

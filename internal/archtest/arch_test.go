@@ -1,0 +1,135 @@
+package archtest
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "kvskit"
+
+// rooms maps a top-level room (path below the module) to its floor.
+var rooms = map[string]int{
+	"media":             1,
+	"internal/awsauth":  1,
+	"internal/testenv":  1,
+	"internal/archtest": 1,
+	"mkv":               2,
+	"fragment":          2,
+	"device":            2,
+	"producer":          3,
+	"hls":               3,
+	"webrtc":            3,
+	"server":            4,
+	"cmd":               5,
+	"samples":           6,
+}
+
+// room returns the room a module package belongs to.
+func room(pkg string) (string, bool) {
+	rel := strings.TrimPrefix(strings.TrimPrefix(pkg, module), "/")
+	best := ""
+	for r := range rooms {
+		if (rel == r || strings.HasPrefix(rel, r+"/")) && len(r) > len(best) {
+			best = r
+		}
+	}
+	return best, best != ""
+}
+
+// isTestOnly reports rooms whose code exists only to support tests.
+func isTestOnly(r string) bool { return r == "internal/testenv" }
+
+type goPkg struct {
+	ImportPath string
+	Imports    []string
+}
+
+func listPackages(t *testing.T) []goPkg {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-json", module+"/...")
+	cmd.Dir = "../.."
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("go list: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	var pkgs []goPkg
+	for {
+		var p goPkg
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatalf("decode go list output: %v", err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	return pkgs
+}
+
+func TestFloors(t *testing.T) {
+	pkgs := listPackages(t)
+	if len(pkgs) < 5 {
+		t.Fatalf("go list found only %d packages", len(pkgs))
+	}
+	for _, p := range pkgs {
+		from, ok := room(p.ImportPath)
+		if !ok {
+			t.Errorf("package %s is in no room of the architecture; add it to the table", p.ImportPath)
+			continue
+		}
+		for _, imp := range p.Imports {
+			if imp != module && !strings.HasPrefix(imp, module+"/") {
+				continue
+			}
+			to, ok := room(imp)
+			if !ok {
+				t.Errorf("%s imports %s, which is in no room", p.ImportPath, imp)
+				continue
+			}
+			if to == from {
+				continue
+			}
+			if isTestOnly(to) {
+				t.Errorf("%s imports test-support package %s outside tests", p.ImportPath, imp)
+			}
+			if rooms[to] >= rooms[from] {
+				t.Errorf("%s (floor %d) imports %s (floor %d): imports must go to lower floors",
+					p.ImportPath, rooms[from], imp, rooms[to])
+			}
+		}
+	}
+}
+
+func TestRoomOf(t *testing.T) {
+	cases := map[string]string{
+		"kvskit/media/h264":       "media",
+		"kvskit/internal/awsauth": "internal/awsauth",
+		"kvskit/server/store":     "server",
+		"kvskit/cmd/kvs":          "cmd",
+		"kvskit/producer":         "producer",
+		"kvskit/mediax":           "",
+	}
+	for in, want := range cases {
+		got, _ := room(in)
+		if got != want {
+			t.Errorf("room(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestCatchesViolation checks the rule itself on a made-up import.
+func TestCatchesViolation(t *testing.T) {
+	from, _ := room("kvskit/producer")
+	to, _ := room("kvskit/server")
+	if rooms[to] < rooms[from] {
+		t.Fatal("producer -> server must be refused by the floor rule")
+	}
+}
