@@ -1,0 +1,726 @@
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io/fs"
+	"math"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// createArchive makes the per-stream archive bucket of a new stream.
+func createArchive(tx *bolt.Tx, id uint64) error {
+	ab, err := tx.Bucket(bucketArchive).CreateBucket(idKey(id))
+	if err != nil {
+		return err
+	}
+	for _, name := range [][]byte{bucketNumbers, bucketServer, bucketProducer, bucketHeaders} {
+		if _, err := ab.CreateBucket(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func deleteArchive(tx *bolt.Tx, id uint64) error {
+	err := tx.Bucket(bucketArchive).DeleteBucket(idKey(id))
+	if errors.Is(err, berrors.ErrBucketNotFound) {
+		return nil
+	}
+	return err
+}
+
+// archiveOf returns the archive bucket of the stream with that ARN and the
+// stream's id.
+func archiveOf(tx *bolt.Tx, arn string) (*bolt.Bucket, uint64, error) {
+	id, _, ok := parseARNValue(tx.Bucket(bucketStreamARNs).Get([]byte(arn)))
+	if !ok {
+		return nil, 0, ErrNotFound
+	}
+	ab := tx.Bucket(bucketArchive).Bucket(idKey(id))
+	if ab == nil {
+		return nil, 0, ErrNotFound
+	}
+	return ab, id, nil
+}
+
+// deleteFragmentRecord removes a fragment's record and its time index
+// entries.
+func deleteFragmentRecord(ab *bolt.Bucket, number []byte) error {
+	if ab == nil {
+		return nil
+	}
+	nb := ab.Bucket(bucketNumbers)
+	v := nb.Get(number)
+	if v == nil {
+		return nil
+	}
+	f, _, err := decodeFragment(number, v)
+	if err == nil {
+		if err := ab.Bucket(bucketServer).Delete(timeKey(f.ServerTimestamp, f.Number)); err != nil {
+			return err
+		}
+		if err := ab.Bucket(bucketProducer).Delete(timeKey(f.ProducerTimestamp, f.Number)); err != nil {
+			return err
+		}
+	} else {
+		// Unreadable record: find its index entries by number.
+		for _, name := range [][]byte{bucketServer, bucketProducer} {
+			var doomed [][]byte
+			c := ab.Bucket(name).Cursor()
+			for k, _ := c.First(); k != nil; k, _ = c.Next() {
+				if bytes.Equal(k[min(timeLen, len(k)):], number) {
+					doomed = append(doomed, bytes.Clone(k))
+				}
+			}
+			for _, k := range doomed {
+				if err := ab.Bucket(name).Delete(k); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nb.Delete(number)
+}
+
+// chain orders the appends of one stream: each append takes a ticket (its
+// number) and queues its index commit only after the previous ticket holder
+// has queued its own or given up, so commits happen in number order while
+// the data writes of one stream still overlap.
+type chain struct {
+	mu   sync.Mutex
+	tail chan struct{} // closed when the newest ticket holder has queued
+}
+
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
+
+func (s *Store) chainFor(id uint64) *chain {
+	s.chainsMu.Lock()
+	defer s.chainsMu.Unlock()
+	c := s.chains[id]
+	if c == nil {
+		c = &chain{tail: closedChan}
+		s.chains[id] = c
+	}
+	return c
+}
+
+// forgetStream drops the in-memory state of a deleted stream.
+func (s *Store) forgetStream(id uint64) {
+	s.chainsMu.Lock()
+	delete(s.chains, id)
+	s.chainsMu.Unlock()
+	s.dirs.Delete(id)
+}
+
+// streamID returns the id of the stream with that ARN.
+func (s *Store) streamID(arn string) (uint64, error) {
+	var id uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		_, id, err = archiveOf(tx, arn)
+		return err
+	})
+	return id, err
+}
+
+// ensureDir creates a stream's fragment directory if needed.
+func (s *Store) ensureDir(id uint64) error {
+	if _, ok := s.dirs.Load(id); ok {
+		return nil
+	}
+	err := os.Mkdir(s.streamDir(id), 0o755)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	if err == nil {
+		if err := s.syncDir(s.fragDir); err != nil {
+			return err
+		}
+	}
+	s.dirs.Store(id, struct{}{})
+	return nil
+}
+
+// writeFragmentFile writes data to a new file at path and makes it durable.
+// On error nothing is left behind.
+func (s *Store) writeFragmentFile(id uint64, path string, data []byte) (err error) {
+	if err := s.ensureDir(id); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(path)
+		}
+	}()
+	n, err := s.write(f, data)
+	if err != nil {
+		return err
+	}
+	if n != len(data) {
+		return fmt.Errorf("short write: %d of %d bytes", n, len(data))
+	}
+	if !s.noSync {
+		if err := f.Sync(); err != nil {
+			return err
+		}
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(path)
+		return err
+	}
+	if err := s.syncDir(s.streamDir(id)); err != nil {
+		os.Remove(path)
+		return err
+	}
+	return nil
+}
+
+// AppendFragment stores a fragment of the stream with that ARN: it assigns
+// f.Number and f.Size, writes data, and returns once both the data and the
+// index record are durable. Fragment numbers of a stream increase in the
+// order appends are made, even for concurrent appends to the same stream,
+// and a fragment is listed only after every earlier-numbered one that
+// succeeded. On error nothing of the fragment is kept.
+func (s *Store) AppendFragment(streamARN string, f Fragment, data []byte) (Fragment, error) {
+	if err := s.enter(); err != nil {
+		return Fragment{}, fmt.Errorf("store: append %s: %w", streamARN, err)
+	}
+	defer s.ops.Done()
+	s.archiveMu.RLock()
+	defer s.archiveMu.RUnlock()
+	if len(f.HeaderID) > math.MaxUint16 {
+		return Fragment{}, fmt.Errorf("store: append %s: header id too long: %w", streamARN, ErrInvalid)
+	}
+	id, err := s.streamID(streamARN)
+	if err != nil {
+		return Fragment{}, fmt.Errorf("store: append %s: %w", streamARN, err)
+	}
+
+	// Take a ticket.
+	ch := s.chainFor(id)
+	ch.mu.Lock()
+	counter := s.seq.Add(1)
+	prev := ch.tail
+	mine := make(chan struct{})
+	ch.tail = mine
+	ch.mu.Unlock()
+	queued := false
+	defer func() {
+		if !queued {
+			close(mine)
+		}
+	}()
+
+	f.Number = formatNumber(counter)
+	f.Size = int64(len(data))
+	f.ProducerTimestamp = normTime(f.ProducerTimestamp)
+	f.ServerTimestamp = normTime(f.ServerTimestamp)
+	crc := crc32.Checksum(data, castagnoli)
+	path := s.fragPath(id, f.Number)
+
+	if err := s.writeFragmentFile(id, path, data); err != nil {
+		if _, gone := s.streamID(streamARN); errors.Is(gone, ErrNotFound) {
+			err = gone
+		}
+		return Fragment{}, fmt.Errorf("store: append %s: write fragment %s: %w", streamARN, f.Number, err)
+	}
+
+	<-prev
+	req := s.queue(func(tx *bolt.Tx) error { return putFragment(tx, streamARN, id, f, counter, crc) })
+	queued = true
+	close(mine)
+	if err := <-req.done; err != nil {
+		if rerr := os.Remove(path); rerr != nil {
+			s.log.Error("store: removing the file of a failed append", "path", path, "err", rerr)
+		}
+		return Fragment{}, fmt.Errorf("store: append %s: index fragment %s: %w", streamARN, f.Number, err)
+	}
+	return f, nil
+}
+
+// putFragment indexes a fragment whose data is durable.
+func putFragment(tx *bolt.Tx, arn string, id uint64, f Fragment, counter uint64, crc uint32) error {
+	ab, cur, err := archiveOf(tx, arn)
+	if err != nil {
+		return err
+	}
+	if cur != id {
+		return ErrNotFound // deleted and re-created meanwhile
+	}
+	nb := ab.Bucket(bucketNumbers)
+	nb.FillPercent = 0.95 // numbers only grow
+	if err := nb.Put([]byte(f.Number), encodeFragment(f, crc)); err != nil {
+		return err
+	}
+	if err := ab.Bucket(bucketServer).Put(timeKey(f.ServerTimestamp, f.Number), []byte{}); err != nil {
+		return err
+	}
+	if err := ab.Bucket(bucketProducer).Put(timeKey(f.ProducerTimestamp, f.Number), []byte{}); err != nil {
+		return err
+	}
+	o := decodeOrder(ab.Get(keyOrder))
+	if f.ProducerTimestamp.Before(o.lastProducer) {
+		o.producerUnordered = true
+	}
+	if f.ServerTimestamp.Before(o.lastServer) {
+		o.serverUnordered = true
+	}
+	o.lastProducer, o.lastServer = f.ProducerTimestamp, f.ServerTimestamp
+	if err := ab.Put(keyOrder, o.encode()); err != nil {
+		return err
+	}
+	meta := tx.Bucket(bucketMeta)
+	if v := meta.Get(keySeq); len(v) != 8 || binary.BigEndian.Uint64(v) < counter {
+		if err := meta.Put(keySeq, binary.BigEndian.AppendUint64(nil, counter)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PutHeader stores a stream header (the Matroska Info and Tracks bytes) and
+// returns its id, the hex SHA-256 of the content. Storing the same header
+// again is a no-op. The header is durable on return.
+func (s *Store) PutHeader(streamARN string, header []byte) (string, error) {
+	if err := s.enter(); err != nil {
+		return "", fmt.Errorf("store: put header %s: %w", streamARN, err)
+	}
+	defer s.ops.Done()
+	sum := sha256.Sum256(header)
+	hid := hex.EncodeToString(sum[:])
+	var have bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		ab, _, err := archiveOf(tx, streamARN)
+		if err != nil {
+			return err
+		}
+		have = ab.Bucket(bucketHeaders).Get([]byte(hid)) != nil
+		return nil
+	})
+	if err == nil && !have {
+		blob := bytes.Clone(header)
+		err = s.commit(func(tx *bolt.Tx) error {
+			ab, _, err := archiveOf(tx, streamARN)
+			if err != nil {
+				return err
+			}
+			return ab.Bucket(bucketHeaders).Put([]byte(hid), blob)
+		})
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: put header %s: %w", streamARN, err)
+	}
+	return hid, nil
+}
+
+// Header returns the stream header with that id, or ErrNotFound.
+func (s *Store) Header(streamARN, id string) ([]byte, error) {
+	var out []byte
+	err := s.view(func(tx *bolt.Tx) error {
+		ab, _, err := archiveOf(tx, streamARN)
+		if err != nil {
+			return err
+		}
+		v := ab.Bucket(bucketHeaders).Get([]byte(id))
+		if v == nil {
+			return ErrNotFound
+		}
+		out = bytes.Clone(v)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: header %s %s: %w", streamARN, id, err)
+	}
+	return out, nil
+}
+
+// view runs fn in a read transaction of an open store.
+func (s *Store) view(fn func(*bolt.Tx) error) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.ops.Done()
+	return s.db.View(fn)
+}
+
+// fragmentRecord reads one fragment's record.
+func fragmentRecord(tx *bolt.Tx, arn, number string) (Fragment, uint32, uint64, error) {
+	ab, id, err := archiveOf(tx, arn)
+	if err != nil {
+		return Fragment{}, 0, 0, err
+	}
+	v := ab.Bucket(bucketNumbers).Get([]byte(number))
+	if v == nil {
+		return Fragment{}, 0, 0, ErrNotFound
+	}
+	f, crc, err := decodeFragment([]byte(number), v)
+	return f, crc, id, err
+}
+
+// Fragment returns the index record of one fragment, or ErrNotFound.
+func (s *Store) Fragment(streamARN, number string) (Fragment, error) {
+	var f Fragment
+	err := s.view(func(tx *bolt.Tx) error {
+		var err error
+		f, _, _, err = fragmentRecord(tx, streamARN, number)
+		return err
+	})
+	if err != nil {
+		return Fragment{}, fmt.Errorf("store: fragment %s %s: %w", streamARN, number, err)
+	}
+	return f, nil
+}
+
+// ReadFragment returns the bytes of one fragment exactly as appended, or
+// ErrNotFound.
+func (s *Store) ReadFragment(streamARN, number string) ([]byte, error) {
+	var (
+		f   Fragment
+		crc uint32
+		id  uint64
+	)
+	err := s.view(func(tx *bolt.Tx) error {
+		var err error
+		f, crc, id, err = fragmentRecord(tx, streamARN, number)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: read fragment %s %s: %w", streamARN, number, err)
+	}
+	data, err := os.ReadFile(s.fragPath(id, f.Number))
+	if errors.Is(err, fs.ErrNotExist) {
+		// Expired or deleted since the lookup.
+		err = ErrNotFound
+	}
+	if err == nil && (int64(len(data)) != f.Size || crc32.Checksum(data, castagnoli) != crc) {
+		err = fmt.Errorf("fragment data damaged (%d bytes, want %d)", len(data), f.Size)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: read fragment %s %s: %w", streamARN, number, err)
+	}
+	return data, nil
+}
+
+// FragmentsAfter returns up to limit fragments with numbers greater than
+// after ("" for the first), in number order. A limit <= 0 means no limit.
+func (s *Store) FragmentsAfter(streamARN, after string, limit int) ([]Fragment, error) {
+	if after != "" && !validNumber(after) {
+		return nil, fmt.Errorf("store: fragments %s after %q: %w", streamARN, after, ErrInvalid)
+	}
+	out := []Fragment{}
+	err := s.view(func(tx *bolt.Tx) error {
+		ab, _, err := archiveOf(tx, streamARN)
+		if err != nil {
+			return err
+		}
+		c := ab.Bucket(bucketNumbers).Cursor()
+		k, v := seekAfter(c, after)
+		for ; k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
+			f, _, err := decodeFragment(k, v)
+			if err != nil {
+				return err
+			}
+			out = append(out, f)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: fragments %s after %q: %w", streamARN, after, err)
+	}
+	return out, nil
+}
+
+// seekAfter positions a number cursor on the first number above after.
+func seekAfter(c *bolt.Cursor, after string) ([]byte, []byte) {
+	if after == "" {
+		return c.First()
+	}
+	k, v := c.Seek([]byte(after))
+	if k != nil && string(k) == after {
+		k, v = c.Next()
+	}
+	return k, v
+}
+
+func timeOf(f *Fragment, kind TimestampKind) time.Time {
+	if kind == ServerTimestamp {
+		return f.ServerTimestamp
+	}
+	return f.ProducerTimestamp
+}
+
+func indexOf(ab *bolt.Bucket, kind TimestampKind) *bolt.Bucket {
+	if kind == ServerTimestamp {
+		return ab.Bucket(bucketServer)
+	}
+	return ab.Bucket(bucketProducer)
+}
+
+// FragmentsInRange returns up to limit fragments whose timestamp of the
+// given kind lies in [start, end] and whose number is greater than after
+// ("" for no bound), in number order. A limit <= 0 means no limit.
+func (s *Store) FragmentsInRange(streamARN string, kind TimestampKind, start, end time.Time, after string, limit int) ([]Fragment, error) {
+	if (after != "" && !validNumber(after)) || (kind != ProducerTimestamp && kind != ServerTimestamp) {
+		return nil, fmt.Errorf("store: fragments %s in range: %w", streamARN, ErrInvalid)
+	}
+	out := []Fragment{}
+	err := s.view(func(tx *bolt.Tx) error {
+		ab, _, err := archiveOf(tx, streamARN)
+		if err != nil {
+			return err
+		}
+		if end.Before(start) {
+			return nil
+		}
+		nb := ab.Bucket(bucketNumbers)
+		full := func() bool { return limit > 0 && len(out) >= limit }
+		if !decodeOrder(ab.Get(keyOrder)).ordered(kind) {
+			// Timestamps went backwards at some point: scan by number.
+			c := nb.Cursor()
+			for k, v := seekAfter(c, after); k != nil && !full(); k, v = c.Next() {
+				f, _, err := decodeFragment(k, v)
+				if err != nil {
+					return err
+				}
+				if t := timeOf(&f, kind); !t.Before(start) && !t.After(end) {
+					out = append(out, f)
+				}
+			}
+			return nil
+		}
+		// Timestamps never decreased, so the time index lists fragments in
+		// number order: seek to the later of start and the first number
+		// after `after`.
+		from := timeKey(start, "")
+		if after != "" {
+			k, v := seekAfter(nb.Cursor(), after)
+			if k == nil {
+				return nil
+			}
+			f, _, err := decodeFragment(k, v)
+			if err != nil {
+				return err
+			}
+			if fk := timeKey(timeOf(&f, kind), f.Number); bytes.Compare(fk, from) > 0 {
+				from = fk
+			}
+		}
+		last := timeKey(end, "")
+		c := indexOf(ab, kind).Cursor()
+		for k, _ := c.Seek(from); k != nil && !full(); k, _ = c.Next() {
+			if len(k) < timeLen || bytes.Compare(k[:timeLen], last) > 0 {
+				break
+			}
+			number := k[timeLen:]
+			if after != "" && string(number) <= after {
+				continue
+			}
+			v := nb.Get(number)
+			if v == nil {
+				return fmt.Errorf("time index names missing fragment %s", number)
+			}
+			f, _, err := decodeFragment(number, v)
+			if err != nil {
+				return err
+			}
+			out = append(out, f)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: fragments %s in range: %w", streamARN, err)
+	}
+	return out, nil
+}
+
+// LastFragment returns the newest fragment of the stream, or ErrNotFound if
+// it has none.
+func (s *Store) LastFragment(streamARN string) (Fragment, error) {
+	var f Fragment
+	err := s.view(func(tx *bolt.Tx) error {
+		ab, _, err := archiveOf(tx, streamARN)
+		if err != nil {
+			return err
+		}
+		k, v := ab.Bucket(bucketNumbers).Cursor().Last()
+		if k == nil {
+			return ErrNotFound
+		}
+		f, _, err = decodeFragment(k, v)
+		return err
+	})
+	if err != nil {
+		return Fragment{}, fmt.Errorf("store: last fragment %s: %w", streamARN, err)
+	}
+	return f, nil
+}
+
+// FirstFragmentAtOrAfter returns the first fragment, in number order, whose
+// timestamp of the given kind is at or after t, or ErrNotFound.
+func (s *Store) FirstFragmentAtOrAfter(streamARN string, kind TimestampKind, t time.Time) (Fragment, error) {
+	if kind != ProducerTimestamp && kind != ServerTimestamp {
+		return Fragment{}, fmt.Errorf("store: first fragment %s: %w", streamARN, ErrInvalid)
+	}
+	var f Fragment
+	err := s.view(func(tx *bolt.Tx) error {
+		ab, _, err := archiveOf(tx, streamARN)
+		if err != nil {
+			return err
+		}
+		nb := ab.Bucket(bucketNumbers)
+		if decodeOrder(ab.Get(keyOrder)).ordered(kind) {
+			k, _ := indexOf(ab, kind).Cursor().Seek(timeKey(t, ""))
+			if len(k) < timeLen {
+				return ErrNotFound
+			}
+			v := nb.Get(k[timeLen:])
+			if v == nil {
+				return fmt.Errorf("time index names missing fragment %s", k[timeLen:])
+			}
+			f, _, err = decodeFragment(k[timeLen:], v)
+			return err
+		}
+		c := nb.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			g, _, err := decodeFragment(k, v)
+			if err != nil {
+				return err
+			}
+			if !timeOf(&g, kind).Before(t) {
+				f = g
+				return nil
+			}
+		}
+		return ErrNotFound
+	})
+	if err != nil {
+		return Fragment{}, fmt.Errorf("store: first fragment %s at or after %s: %w", streamARN, t.Format(time.RFC3339Nano), err)
+	}
+	return f, nil
+}
+
+// expireBatch bounds the fragments one expiry transaction removes.
+const expireBatch = 4096
+
+// Expire deletes the fragments whose server timestamp is older than now
+// minus their stream's DataRetentionInHours, index records first and files
+// after, and returns how many it deleted.
+func (s *Store) Expire(now time.Time) (int, error) {
+	if err := s.enter(); err != nil {
+		return 0, fmt.Errorf("store: expire: %w", err)
+	}
+	defer s.ops.Done()
+	s.archiveMu.RLock()
+	defer s.archiveMu.RUnlock()
+
+	type target struct {
+		arn    string
+		id     uint64
+		cutoff []byte
+	}
+	var targets []target
+	err := s.db.View(func(tx *bolt.Tx) error {
+		arns := tx.Bucket(bucketStreamARNs)
+		return tx.Bucket(bucketStreams).ForEach(func(_, v []byte) error {
+			var st Stream
+			if err := json.Unmarshal(v, &st); err != nil {
+				return err
+			}
+			id, _, ok := parseARNValue(arns.Get([]byte(st.ARN)))
+			if !ok {
+				return nil
+			}
+			ab := tx.Bucket(bucketArchive).Bucket(idKey(id))
+			if ab == nil {
+				return nil
+			}
+			cutoff := timeKey(now.Add(-time.Duration(st.DataRetentionInHours)*time.Hour), "")
+			if k, _ := ab.Bucket(bucketServer).Cursor().First(); k != nil && bytes.Compare(k[:min(timeLen, len(k))], cutoff) < 0 {
+				targets = append(targets, target{arn: st.ARN, id: id, cutoff: cutoff})
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: expire: %w", err)
+	}
+	total := 0
+	for _, t := range targets {
+		for {
+			var doomed []string
+			err := s.commit(func(tx *bolt.Tx) error {
+				doomed = doomed[:0]
+				ab, id, err := archiveOf(tx, t.arn)
+				if err != nil || id != t.id {
+					return nil // deleted meanwhile
+				}
+				var numbers [][]byte
+				c := ab.Bucket(bucketServer).Cursor()
+				for k, _ := c.First(); k != nil && len(numbers) < expireBatch; k, _ = c.Next() {
+					if len(k) < timeLen || bytes.Compare(k[:timeLen], t.cutoff) >= 0 {
+						break
+					}
+					numbers = append(numbers, bytes.Clone(k[timeLen:]))
+				}
+				for _, n := range numbers {
+					if err := deleteFragmentRecord(ab, n); err != nil {
+						return err
+					}
+					doomed = append(doomed, string(n))
+				}
+				return nil
+			})
+			if err != nil {
+				return total, fmt.Errorf("store: expire %s: %w", t.arn, err)
+			}
+			for _, n := range doomed {
+				p := s.fragPath(t.id, n)
+				if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					s.log.Error("store: removing an expired fragment", "path", p, "err", err)
+				}
+			}
+			total += len(doomed)
+			if len(doomed) < expireBatch {
+				break
+			}
+		}
+	}
+	if total > 0 {
+		s.log.Debug("store: expired fragments", "count", total)
+	}
+	return total, nil
+}
+
+// sortedKeys is a helper for deterministic iteration in reports.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
