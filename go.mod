@@ -3,7 +3,7 @@ module kvskit
 go 1.26.8
 
 require (
-	github.com/at-wat/ebml-go v0.19.4 // indirect
+	github.com/at-wat/ebml-go v0.19.4
 	github.com/aws/aws-sdk-go-v2 v1.48.0 // indirect
 	github.com/aws/smithy-go v1.28.9 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
