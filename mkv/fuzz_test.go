@@ -1,0 +1,89 @@
+package mkv
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+var updateCorpus = flag.Bool("update-corpus", false, "rewrite the seed files in testdata/fuzz/FuzzReader")
+
+// fuzzSeeds are small valid streams and damaged variants of them.
+func fuzzSeeds(t testing.TB) map[string][]byte {
+	kvs := writeSequences(t, roundTripCases[2].seqs)
+	known := knownSizeFile()
+	tags := writeSequences(t, roundTripCases[1].seqs[:1])
+	if len(tags) > 2000 {
+		tags = tags[:2000]
+	}
+	mutated := append([]byte(nil), kvs...)
+	for i := 60; i < len(mutated); i += 97 {
+		mutated[i] ^= 0x5A
+	}
+	sizeFlip := append([]byte(nil), known...)
+	sizeFlip[4] = 0x01 // EBML header size becomes an 8-byte vint
+	return map[string][]byte{
+		"kvs_two_segments":     kvs,
+		"known_sizes_laced":    known,
+		"tags_and_big_block":   tags,
+		"kvs_truncated":        kvs[:len(kvs)/2],
+		"known_truncated":      known[:len(known)*2/3],
+		"kvs_mutated":          mutated,
+		"known_size_flip":      sizeFlip,
+		"ebml_header_only":     EBMLHeader(),
+		"unknown_segment_only": append(EBMLHeader(), AppendSegmentStart(nil)...),
+	}
+}
+
+func FuzzReader(f *testing.F) {
+	for _, b := range fuzzSeeds(f) {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := NewReader(bytes.NewReader(data), WithMaxElementSize(1<<20))
+		events := 0
+		for {
+			ev, err := r.Next()
+			if err != nil {
+				break
+			}
+			events++
+			// Every event consumes input except the few that close elements.
+			if events > 4*len(data)+8 {
+				t.Fatalf("%d events from %d bytes", events, len(data))
+			}
+			if ev.Raw != nil && (ev.Offset < 0 || ev.Offset+int64(len(ev.Raw)) > int64(len(data)) ||
+				!bytes.Equal(data[ev.Offset:ev.Offset+int64(len(ev.Raw))], ev.Raw)) {
+				t.Fatalf("%v at %d: Raw does not match the input", ev.Type, ev.Offset)
+			}
+			if r.Offset() > int64(len(data)) {
+				t.Fatalf("offset %d beyond %d bytes", r.Offset(), len(data))
+			}
+		}
+	})
+}
+
+// TestWriteFuzzCorpus rewrites the committed seed corpus when run with
+// -update-corpus; otherwise it checks that the seeds are present.
+func TestWriteFuzzCorpus(t *testing.T) {
+	dir := filepath.Join("testdata", "fuzz", "FuzzReader")
+	for name, data := range fuzzSeeds(t) {
+		path := filepath.Join(dir, name)
+		content := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)
+		if *updateCorpus {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if _, err := os.Stat(path); err != nil {
+			t.Errorf("seed %s missing (run go test -run TestWriteFuzzCorpus -update-corpus): %v", name, err)
+		}
+	}
+}
