@@ -257,6 +257,11 @@ func (s *Store) AppendFragment(streamARN string, f Fragment, data []byte) (Fragm
 		if rerr := os.Remove(path); rerr != nil {
 			s.log.Error("store: removing the file of a failed append", "path", path, "err", rerr)
 		}
+		if errors.Is(err, ErrNotFound) {
+			// The stream was deleted meanwhile; this append may have
+			// re-created its directory after the deletion emptied it.
+			_ = os.Remove(s.streamDir(id))
+		}
 		return Fragment{}, fmt.Errorf("store: append %s: index fragment %s: %w", streamARN, f.Number, err)
 	}
 	return f, nil

@@ -575,3 +575,35 @@ func TestCloseWaitsForAppends(t *testing.T) {
 	}
 	checkClean(t, s)
 }
+
+// Deleting a stream while appends to it are in flight leaves nothing behind.
+func TestDeleteDuringAppends(t *testing.T) {
+	s, _ := openTest(t)
+	for round := range 5 {
+		name := fmt.Sprintf("victim-%d", round)
+		arn := mustStream(t, s, name, 1)
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					_, err := s.AppendFragment(arn, Fragment{}, make([]byte, 8<<10))
+					if errors.Is(err, ErrNotFound) {
+						return
+					}
+					if err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		time.Sleep(time.Duration(round) * time.Millisecond)
+		if err := s.DeleteStream(name); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		checkClean(t, s)
+	}
+}
