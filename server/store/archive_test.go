@@ -395,10 +395,13 @@ func TestConcurrentAppends(t *testing.T) {
 			}
 		}()
 	}
-	// Readers run alongside and must only ever see increasing numbers.
+	// Readers follow two streams as a live consumer would (always asking
+	// for what comes after the last number seen); they must never skip a
+	// fragment, which holds only if fragments become visible in number order.
 	stop := make(chan struct{})
 	var rwg sync.WaitGroup
-	for _, arn := range arns[:2] {
+	followed := make([][]string, 2)
+	for r, arn := range arns[:2] {
 		rwg.Add(1)
 		go func() {
 			defer rwg.Done()
@@ -419,6 +422,7 @@ func TestConcurrentAppends(t *testing.T) {
 						t.Error(err)
 					}
 					seen = f.Number
+					followed[r] = append(followed[r], f.Number)
 				}
 			}
 		}()
@@ -426,6 +430,13 @@ func TestConcurrentAppends(t *testing.T) {
 	wg.Wait()
 	close(stop)
 	rwg.Wait()
+	for r, arn := range arns[:2] {
+		all, _ := s.FragmentsAfter(arn, "", 0)
+		n := len(followed[r])
+		if n == 0 || n > len(all) || !reflect.DeepEqual(followed[r], numbers(all)[:n]) {
+			t.Fatalf("a follower of %s saw %d fragments out of order or with gaps", arn, n)
+		}
+	}
 
 	seen := make(map[string]bool)
 	for _, r := range results {
