@@ -220,10 +220,23 @@ func (s *Store) AppendFragment(streamARN string, f Fragment, data []byte) (Fragm
 		return Fragment{}, fmt.Errorf("store: append %s: %w", streamARN, err)
 	}
 
+	// A number reserved with NextNumber is kept; otherwise one is assigned.
+	var counter uint64
+	if f.Number != "" {
+		c, ok := parseCounter(f.Number)
+		if !ok {
+			return Fragment{}, fmt.Errorf("store: append %s: fragment number %q: %w", streamARN, f.Number, ErrInvalid)
+		}
+		counter = c
+		s.raiseCounter(c)
+	}
+
 	// Take a ticket.
 	ch := s.chainFor(id)
 	ch.mu.Lock()
-	counter := s.seq.Add(1)
+	if counter == 0 {
+		counter = s.nextCounter()
+	}
 	prev := ch.tail
 	mine := make(chan struct{})
 	ch.tail = mine
@@ -278,6 +291,9 @@ func putFragment(tx *bolt.Tx, arn string, id uint64, f Fragment, counter uint64,
 	}
 	nb := ab.Bucket(bucketNumbers)
 	nb.FillPercent = 0.95 // numbers only grow
+	if last, _ := nb.Cursor().Last(); last != nil && string(last) >= f.Number {
+		return fmt.Errorf("fragment number %s is not above the stream's last %s: %w", f.Number, last, ErrInvalid)
+	}
 	if err := nb.Put([]byte(f.Number), encodeFragment(f, crc)); err != nil {
 		return err
 	}
@@ -728,4 +744,38 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// NextNumber reserves a fragment number for a fragment that is being received:
+// larger than every number handed out before, also across restarts (numbers
+// follow the clock in nanoseconds, and never fall below the stored counter).
+// Pass it in Fragment.Number to AppendFragment, in increasing order per stream;
+// a reserved number that is never appended is simply skipped.
+func (s *Store) NextNumber() string {
+	return formatNumber(s.nextCounter())
+}
+
+// nextCounter returns a counter above every one given out and at least the
+// current time in nanoseconds.
+func (s *Store) nextCounter() uint64 {
+	for {
+		cur := s.seq.Load()
+		n := cur + 1
+		if now := uint64(time.Now().UnixNano()); now > n {
+			n = now
+		}
+		if s.seq.CompareAndSwap(cur, n) {
+			return n
+		}
+	}
+}
+
+// raiseCounter makes sure later numbers are above c.
+func (s *Store) raiseCounter(c uint64) {
+	for {
+		cur := s.seq.Load()
+		if cur >= c || s.seq.CompareAndSwap(cur, c) {
+			return
+		}
+	}
 }

@@ -167,7 +167,8 @@ func TestFragmentsAfterPagination(t *testing.T) {
 	}
 	// An `after` that is not a stored number still bounds the result.
 	mid := frags[10].Number
-	below := mid[:46] + string(mid[46]-1)
+	c, _ := parseCounter(mid)
+	below := formatNumber(c - 1)
 	page, _ := s.FragmentsAfter(arn, below, 1)
 	if len(page) != 1 || page[0].Number != mid {
 		t.Fatalf("after a gap: %v", numbers(page))
@@ -616,5 +617,36 @@ func TestDeleteDuringAppends(t *testing.T) {
 		}
 		wg.Wait()
 		checkClean(t, s)
+	}
+}
+
+func TestReservedNumbers(t *testing.T) {
+	s, _ := openTest(t)
+	arn := "arn:aws:kinesisvideo:us-east-1:000000000000:stream/r/1"
+	if err := s.CreateStream(Stream{Name: "r", ARN: arn}); err != nil {
+		t.Fatal(err)
+	}
+	n1, n2 := s.NextNumber(), s.NextNumber()
+	if !(n1 < n2) || len(n1) != numberLen {
+		t.Fatalf("reserved numbers not increasing fixed-width: %s %s", n1, n2)
+	}
+	f, err := s.AppendFragment(arn, Fragment{Number: n2}, []byte("b"))
+	if err != nil || f.Number != n2 {
+		t.Fatalf("append with a reserved number: %v %s", err, f.Number)
+	}
+	// A number at or below the stream's last is refused, nothing is stored.
+	if _, err := s.AppendFragment(arn, Fragment{Number: n1}, []byte("a")); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("out-of-order number: %v", err)
+	}
+	if _, err := s.AppendFragment(arn, Fragment{Number: "123"}, []byte("a")); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("malformed number: %v", err)
+	}
+	if probs, err := s.Check(); err != nil || len(probs) != 0 {
+		t.Fatalf("check after refused appends: %v %v", probs, err)
+	}
+	// Numbers assigned by the store stay above reserved ones.
+	f3, err := s.AppendFragment(arn, Fragment{}, []byte("c"))
+	if err != nil || f3.Number <= n2 {
+		t.Fatalf("assigned %s after reserved %s: %v", f3.Number, n2, err)
 	}
 }

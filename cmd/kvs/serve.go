@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"kvskit/internal/awsauth"
+	"kvskit/server"
+)
+
+func newLogger(cmd *cobra.Command) (*slog.Logger, error) {
+	lvl, _ := cmd.Flags().GetString("log-level")
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(lvl)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", lvl, err)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})), nil
+}
+
+type serveOptions struct {
+	listen      string
+	dataDir     string
+	credentials string
+	region      string
+	publicURL   string
+	limits      server.Limits
+}
+
+func newServeCmd() *cobra.Command {
+	o := serveOptions{limits: server.DefaultLimits()}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the local Kinesis Video Streams endpoint",
+		Long: `Serve the KVS control plane (streams, signaling channels), PutMedia ingest,
+GetMedia and the archived-media reads on one listener. Every request must be
+signed (SigV4, service kinesisvideo) with a key from the credentials file.
+
+Without --credentials, DIR/credentials is created on first start with a random
+key pair in profile "default" and kept; point the AWS CLI at it with
+  AWS_SHARED_CREDENTIALS_FILE=DIR/credentials aws --endpoint-url URL kinesisvideo list-streams`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(cmd)
+			if err != nil {
+				return err
+			}
+			return runServe(cmd.Context(), cmd, o, log)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.listen, "listen", "127.0.0.1:4567", "address to listen on (port 0 picks a free port)")
+	f.StringVar(&o.dataDir, "data-dir", "kvs-data", "directory of the archive and the generated credentials")
+	f.StringVar(&o.credentials, "credentials", "", "AWS shared-credentials file whose profiles may sign requests (default DATA-DIR/credentials, created if missing)")
+	f.StringVar(&o.region, "region", "us-east-1", "region requests must be signed for")
+	f.StringVar(&o.publicURL, "public-url", "", "URL GetDataEndpoint returns (default: the URL the client used)")
+	f.Float64Var(&o.limits.MaxBytesPerSecond, "max-bytes-per-second", o.limits.MaxBytesPerSecond, "PutMedia throughput limit per stream")
+	f.Float64Var(&o.limits.MaxFragmentsPerSecond, "max-fragments-per-second", o.limits.MaxFragmentsPerSecond, "fragment rate limit per stream")
+	f.DurationVar(&o.limits.MaxConnectionDuration, "max-connection-duration", o.limits.MaxConnectionDuration, "longest PutMedia connection")
+	f.DurationVar(&o.limits.IdleTimeout, "idle-timeout", o.limits.IdleTimeout, "end a PutMedia request after this long without data")
+	f.DurationVar(&o.limits.GetMediaIdleTimeout, "getmedia-idle-timeout", o.limits.GetMediaIdleTimeout, "end a GetMedia response after this long without a new fragment")
+	f.DurationVar(&o.limits.ExpireInterval, "expire-interval", o.limits.ExpireInterval, "how often fragments past retention are removed")
+	return cmd
+}
+
+// loadCredentials reads the credentials file, creating DIR/credentials with a
+// random key when no file was named and none exists yet.
+func loadCredentials(o serveOptions, out *os.File) (map[string]string, string, error) {
+	path := o.credentials
+	if path == "" {
+		path = filepath.Join(o.dataDir, "credentials")
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			c, err := awsauth.NewRandomCredentials()
+			if err != nil {
+				return nil, "", err
+			}
+			if err := os.MkdirAll(o.dataDir, 0o755); err != nil {
+				return nil, "", fmt.Errorf("create data dir: %w", err)
+			}
+			if err := awsauth.WriteCredentialsFile(path, "default", c); err != nil {
+				return nil, "", err
+			}
+			fmt.Fprintf(out, "kvs serve: created credentials %s (profile default)\n", path)
+		}
+	}
+	profiles, err := awsauth.LoadCredentialsFile(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("credentials: %w", err)
+	}
+	keys := make(map[string]string, len(profiles))
+	for _, c := range profiles {
+		keys[c.AccessKeyID] = c.SecretAccessKey
+	}
+	if len(keys) == 0 {
+		return nil, "", fmt.Errorf("credentials file %s has no profiles with keys", path)
+	}
+	return keys, path, nil
+}
+
+func runServe(ctx context.Context, cmd *cobra.Command, o serveOptions, log *slog.Logger) error {
+	out := os.Stdout
+	keys, credPath, err := loadCredentials(o, out)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", o.listen, err)
+	}
+	srv, err := server.New(server.Config{
+		DataDir: o.dataDir, Region: o.region, Credentials: keys, PublicURL: o.publicURL,
+		Limits: o.limits, Logger: log,
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(out, "kvs serve: point the AWS CLI at it with:\n  AWS_SHARED_CREDENTIALS_FILE=%s aws --region %s --endpoint-url %s kinesisvideo list-streams\n",
+		credPath, o.region, url)
+	fmt.Fprintf(out, "kvs serve: ready at %s (region %s, data %s)\n", url, o.region, o.dataDir)
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-errc:
+		srv.Close()
+		return fmt.Errorf("serve: %w", err)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- hs.Shutdown(shutdownCtx) }()
+	closeErr := srv.Close()
+	if err := <-done; err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	if closeErr != nil {
+		return closeErr
+	}
+	fmt.Fprintln(out, "kvs serve: stopped")
+	return nil
+}

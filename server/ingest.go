@@ -1,0 +1,607 @@
+package server
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"kvskit/mkv"
+	"kvskit/server/store"
+)
+
+const (
+	maxTracks           = 3
+	maxMetadataTags     = 10
+	maxTagNameLen       = 128
+	maxTagValueLen      = 256
+	shutdownGracePeriod = 5 * time.Second
+)
+
+// maxProducerTime bounds producer timestamps: later ones are refused with
+// INVALID_PRODUCER_TIMESTAMP (and would overflow nanosecond arithmetic).
+var maxProducerTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// ingestSession is one PutMedia request: the reader loop (the handler's
+// goroutine) parses fragments, a persister stores them in order, and an ack
+// writer is the only one writing to the response.
+type ingestSession struct {
+	s        *Server
+	stream   store.Stream
+	relative bool
+	start    time.Time // producer start timestamp (RELATIVE)
+	began    time.Time
+
+	acks     chan ack
+	persistQ chan *pendingFragment
+	done     chan struct{} // closed to stop the session early (stream deleted)
+	stopOnce sync.Once
+
+	lastData atomic.Int64 // unix nanos of the last body read
+	rc       *http.ResponseController
+}
+
+// pendingFragment is a fragment received whole, waiting to be stored.
+type pendingFragment struct {
+	rec    store.Fragment
+	header []byte
+	data   []byte
+}
+
+func (s *Server) putMedia(w http.ResponseWriter, r *http.Request, _ []byte) *apiError {
+	ref := streamRef{StreamName: r.Header.Get("x-amzn-stream-name"), StreamARN: r.Header.Get("x-amzn-stream-arn")}
+	st, e := s.lookupStream(ref)
+	if e != nil {
+		return e
+	}
+	if st.Status != "ACTIVE" {
+		return errorf(http.StatusBadRequest, "ResourceInUseException", "stream %s is %s, not ACTIVE", st.Name, st.Status)
+	}
+	sess := &ingestSession{
+		s: s, stream: st, began: s.cfg.Now(),
+		acks:     make(chan ack, 64),
+		persistQ: make(chan *pendingFragment, 16),
+		done:     make(chan struct{}),
+		rc:       http.NewResponseController(w),
+	}
+	switch tt := strings.ToUpper(r.Header.Get("x-amzn-fragment-timecode-type")); tt {
+	case "", "ABSOLUTE":
+	case "RELATIVE":
+		sess.relative = true
+	default:
+		return errInvalidArgument("x-amzn-fragment-timecode-type must be ABSOLUTE or RELATIVE, not %q", tt)
+	}
+	if v := r.Header.Get("x-amzn-producer-start-timestamp"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || math.IsInf(f, 0) || f > 1e11 {
+			return errInvalidArgument("x-amzn-producer-start-timestamp %q is not epoch seconds", v)
+		} else {
+			sess.start = time.Unix(0, int64(f*1e9)).Round(time.Millisecond)
+		}
+	} else if sess.relative {
+		return errInvalidArgument("x-amzn-producer-start-timestamp is required with RELATIVE timecodes")
+	}
+	if !s.claimSession(st.ARN, sess) {
+		return errorf(http.StatusBadRequest, "ConnectionLimitExceededException",
+			"stream %s already has a PutMedia connection", st.Name)
+	}
+	defer s.releaseSession(st.ARN, sess)
+	if err := sess.rc.EnableFullDuplex(); err != nil {
+		s.log.Warn("putmedia: full duplex unavailable", "err", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_ = sess.rc.Flush()
+	s.log.Info("putmedia session started", "stream", st.Name, "remote", r.RemoteAddr, "relative", sess.relative)
+
+	sess.lastData.Store(time.Now().UnixNano())
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		sess.writeAcks(w)
+	}()
+	persistDone := make(chan struct{})
+	go func() {
+		defer close(persistDone)
+		sess.persist()
+	}()
+
+	stats := sess.read(r.Body)
+	close(sess.persistQ)
+	<-persistDone
+	close(sess.acks)
+	<-writerDone
+	s.log.Info("putmedia session ended", "stream", st.Name, "fragments", stats.fragments,
+		"bytes", stats.bytes, "reason", stats.reason)
+	return nil
+}
+
+func (s *Server) claimSession(arn string, sess *ingestSession) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, busy := s.sessions[arn]; busy {
+		return false
+	}
+	s.sessions[arn] = sess
+	return true
+}
+
+func (s *Server) releaseSession(arn string, sess *ingestSession) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sessions[arn] == sess {
+		delete(s.sessions, arn)
+	}
+}
+
+// endSession stops the PutMedia session of a stream, if any.
+func (s *Server) endSession(arn string) {
+	s.mu.Lock()
+	sess := s.sessions[arn]
+	s.mu.Unlock()
+	if sess != nil {
+		sess.stop()
+	}
+}
+
+func (sess *ingestSession) stop() {
+	sess.stopOnce.Do(func() {
+		close(sess.done)
+		_ = sess.rc.SetReadDeadline(time.Now())
+	})
+}
+
+// send queues an ACK; it never blocks the reader for long, since the writer
+// drains continuously.
+func (sess *ingestSession) send(a ack) { sess.acks <- a }
+
+// writeAcks writes ACK lines as they come, IDLE events while the producer is
+// silent, and enforces the idle, connection-duration and shutdown limits by
+// cutting the body read.
+func (sess *ingestSession) writeAcks(w io.Writer) {
+	lim := sess.s.limits
+	tick := time.NewTicker(tickInterval(lim))
+	defer tick.Stop()
+	var lastIdle time.Time
+	var shutdownAt time.Time
+	writeFailed := false
+	write := func(a ack) {
+		if writeFailed {
+			return
+		}
+		if _, err := w.Write(a.line()); err != nil {
+			writeFailed = true
+			sess.stop()
+			return
+		}
+		if err := sess.rc.Flush(); err != nil {
+			writeFailed = true
+			sess.stop()
+		}
+	}
+	ctxDone := sess.s.ctx.Done()
+	for {
+		select {
+		case a, ok := <-sess.acks:
+			if !ok {
+				return
+			}
+			write(a)
+		case <-ctxDone:
+			ctxDone = nil
+			shutdownAt = time.Now()
+		case now := <-tick.C:
+			last := time.Unix(0, sess.lastData.Load())
+			silent := now.Sub(last)
+			switch {
+			case !shutdownAt.IsZero() && now.Sub(shutdownAt) > shutdownGracePeriod:
+				sess.stop()
+			case silent > lim.IdleTimeout:
+				sess.s.log.Info("putmedia idle timeout", "stream", sess.stream.Name, "silent", silent)
+				sess.stop()
+			case time.Since(sess.began) > lim.MaxConnectionDuration:
+				write(errorAck(errMaxConnectionTime, nil, "", "connection open longer than %s", lim.MaxConnectionDuration))
+				sess.stop()
+			case silent >= lim.IdleAckInterval && now.Sub(lastIdle) >= lim.IdleAckInterval:
+				lastIdle = now
+				write(ack{EventType: ackIdle})
+			}
+		}
+	}
+}
+
+func tickInterval(l Limits) time.Duration {
+	d := l.IdleAckInterval / 2
+	if l.IdleTimeout/4 < d {
+		d = l.IdleTimeout / 4
+	}
+	if d < 10*time.Millisecond {
+		d = 10 * time.Millisecond
+	}
+	if d > time.Second {
+		d = time.Second
+	}
+	return d
+}
+
+// persist stores fragments in arrival order and acknowledges them.
+func (sess *ingestSession) persist() {
+	s := sess.s
+	arn := sess.stream.ARN
+	headerIDs := map[string]string{} // header bytes -> stored id
+	for p := range sess.persistQ {
+		tc := p.rec.Timecode
+		retained := sess.stream.DataRetentionInHours > 0
+		if retained {
+			id, ok := headerIDs[string(p.header)]
+			if !ok {
+				var err error
+				id, err = s.store.PutHeader(arn, p.header)
+				if err != nil {
+					s.log.Error("putmedia: store header", "stream", sess.stream.Name, "err", err)
+					sess.send(errorAck(errArchival, &tc, p.rec.Number, "storing the stream header failed: %v", err))
+					continue
+				}
+				headerIDs[string(p.header)] = id
+			}
+			p.rec.HeaderID = id
+			rec, err := s.store.AppendFragment(arn, p.rec, p.data)
+			if errors.Is(err, store.ErrNotFound) {
+				sess.send(errorAck(errStreamNotActive, &tc, p.rec.Number, "stream %s was deleted", sess.stream.Name))
+				sess.stop()
+				continue
+			}
+			if err != nil {
+				s.log.Error("putmedia: store fragment", "stream", sess.stream.Name, "fragment", p.rec.Number, "err", err)
+				sess.send(errorAck(errArchival, &tc, p.rec.Number, "storing the fragment failed: %v", err))
+				continue
+			}
+			p.rec = rec
+		}
+		s.hub.publish(arn, liveFragment{rec: p.rec, header: p.header, data: p.data, retained: retained})
+		if retained {
+			sess.send(fragmentAck(ackPersisted, tc, p.rec.Number))
+		}
+	}
+}
+
+// countingReader records when data last arrived and throttles to a byte rate.
+type countingReader struct {
+	r       io.Reader
+	sess    *ingestSession
+	rate    float64
+	began   time.Time
+	total   int64
+	readErr error
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	if len(p) > 64<<10 {
+		p = p[:64<<10]
+	}
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.total += int64(n)
+		c.sess.lastData.Store(time.Now().UnixNano())
+		// Throttle: never run ahead of rate*elapsed by more than one second's worth.
+		allowed := time.Duration(float64(c.total-int64(c.rate)) / c.rate * float64(time.Second))
+		if ahead := allowed - time.Since(c.began); ahead > 0 {
+			select {
+			case <-time.After(ahead):
+			case <-c.sess.done:
+			}
+		}
+	}
+	if err != nil && err != io.EOF {
+		c.readErr = err
+	}
+	return n, err
+}
+
+type ingestStats struct {
+	fragments int
+	bytes     int64
+	reason    string
+}
+
+// fragmentState is the fragment being received.
+type fragmentState struct {
+	open      bool
+	skip      bool // an error was reported; its blocks are dropped
+	timecode  int64
+	producer  time.Time
+	server    time.Time
+	number    string
+	blocks    []byte
+	nblocks   int
+	maxEnd    int64 // largest block end, scale units relative to the cluster
+	lastTC    map[uint64]int64
+	lastDelta map[uint64]int64
+}
+
+// read parses the body and hands whole fragments to the persister.
+func (sess *ingestSession) read(body io.Reader) ingestStats {
+	s := sess.s
+	lim := s.limits
+	cr := &countingReader{r: body, sess: sess, rate: lim.MaxBytesPerSecond, began: time.Now()}
+	mr := mkv.NewReader(cr, mkv.WithMaxElementSize(lim.MaxFragmentSize+(1<<20)))
+	stats := ingestStats{}
+
+	var (
+		info        []byte
+		header      []byte
+		scale       int64 = 1_000_000
+		tracks            = map[uint64]uint64{} // track number -> default duration (ns)
+		haveTracks  bool
+		metaTags    int
+		metaProblem string
+		prevProd    time.Time
+		havePrev    bool
+		frag        fragmentState
+		fragLimiter = newRateLimiter(lim.MaxFragmentsPerSecond)
+	)
+	fail := func(e ackErr, format string, args ...any) {
+		var tc *int64
+		if frag.open {
+			t := frag.timecode
+			tc = &t
+			frag.skip = true
+		}
+		msg := fmt.Sprintf(format, args...)
+		s.log.Warn("putmedia error", "stream", sess.stream.Name, "id", e.ID, "code", e.Code, "msg", msg)
+		sess.send(errorAck(e, tc, frag.number, "%s", msg))
+	}
+	finish := func() {
+		if !frag.open {
+			return
+		}
+		frag.open = false
+		if frag.skip {
+			return
+		}
+		if frag.nblocks == 0 {
+			fail(errFramesMissing, "fragment at timecode %d has no frames", frag.timecode)
+			return
+		}
+		// Known-size cluster with an absolute timecode, so archived fragments
+		// of RELATIVE sessions keep increasing across sessions.
+		absTC := frag.producer.UnixNano() / scale
+		data := mkv.AppendCluster(make([]byte, 0, len(frag.blocks)+32), absTC, frag.blocks)
+		dur := time.Duration(frag.maxEnd * scale)
+		rec := store.Fragment{
+			Number: frag.number, ProducerTimestamp: frag.producer, ServerTimestamp: frag.server,
+			Duration: dur, Size: int64(len(data)), Timecode: frag.timecode,
+		}
+		sess.send(fragmentAck(ackReceived, frag.timecode, frag.number))
+		stats.fragments++
+		sess.persistQ <- &pendingFragment{rec: rec, header: header, data: data}
+	}
+
+	for {
+		ev, err := mr.Next()
+		if err != nil {
+			stats.bytes = cr.total
+			select {
+			case <-sess.done:
+				stats.reason = "stopped"
+				frag.open = false // cut off: never stored
+				return stats
+			default:
+			}
+			if err == io.EOF {
+				finish()
+				stats.reason = "end of body"
+				return stats
+			}
+			if cr.readErr != nil {
+				frag.open = false
+				if errors.Is(cr.readErr, os.ErrDeadlineExceeded) {
+					stats.reason = "read deadline"
+				} else {
+					stats.reason = "connection: " + cr.readErr.Error()
+				}
+				return stats
+			}
+			fail(errInvalidMKV, "invalid MKV data at byte %d: %v", mr.Offset(), err)
+			frag.open = false
+			stats.reason = "invalid mkv"
+			return stats
+		}
+		switch ev.Type {
+		case mkv.EventHeader:
+			finish()
+			info, header, haveTracks = nil, nil, false
+			scale = 1_000_000
+		case mkv.EventInfo:
+			info = append([]byte(nil), ev.Raw...)
+			if ev.Info.TimecodeScale > 0 && ev.Info.TimecodeScale <= uint64(time.Second) {
+				scale = int64(ev.Info.TimecodeScale)
+			}
+		case mkv.EventTracks:
+			finish()
+			if len(ev.Tracks) > maxTracks {
+				fail(errTooManyTracks, "%d tracks; at most %d are allowed", len(ev.Tracks), maxTracks)
+				stats.reason = "too many tracks"
+				return stats
+			}
+			clear(tracks)
+			for _, t := range ev.Tracks {
+				tracks[t.Number] = t.DefaultDuration
+			}
+			header = packHeader(info, ev.Raw)
+			haveTracks = true
+		case mkv.EventTags:
+			finish()
+			// Tags describe the next fragment; they are judged when it starts,
+			// so file-level tags after the last cluster are no error.
+			n, bad := checkMetadataTags(ev.Tags)
+			metaTags += n
+			if bad != "" && metaProblem == "" {
+				metaProblem = bad
+			}
+		case mkv.EventClusterStart:
+			finish()
+			select {
+			case <-s.ctx.Done():
+				stats.reason = "server shutting down"
+				stats.bytes = cr.total
+				return stats
+			case <-sess.done:
+				stats.reason = "stopped"
+				return stats
+			default:
+			}
+			fragLimiter.wait(sess.done)
+			frag = fragmentState{
+				open: true, timecode: ev.Timecode, server: s.cfg.Now(),
+				lastTC: map[uint64]int64{}, lastDelta: map[uint64]int64{},
+			}
+			frag.number = s.store.NextNumber()
+			if metaProblem == "" && metaTags > maxMetadataTags {
+				metaProblem = fmt.Sprintf("%d fragment metadata tags; at most %d are allowed", metaTags, maxMetadataTags)
+			}
+			metaTags = 0
+			if !haveTracks {
+				fail(errInvalidMKV, "cluster at byte %d before any Tracks element", ev.Offset)
+				stats.reason = "no tracks"
+				return stats
+			}
+			sess.send(fragmentAck(ackBuffering, frag.timecode, frag.number))
+			if ev.Timecode < 0 || ev.Timecode > maxProducerTime.UnixNano()/scale {
+				fail(errInvalidProducerTime, "cluster timecode %d is outside the producer timestamps this endpoint accepts", ev.Timecode)
+				continue
+			}
+			off := time.Duration(ev.Timecode * scale)
+			if sess.relative {
+				frag.producer = sess.start.Add(off)
+			} else {
+				frag.producer = time.Unix(0, int64(off))
+			}
+			if frag.producer.After(maxProducerTime) {
+				fail(errInvalidProducerTime, "producer timestamp %s is too far in the future", frag.producer.UTC().Format(time.RFC3339))
+				continue
+			}
+			if metaProblem != "" {
+				fail(errMetadataLimit, "%s", metaProblem)
+				metaProblem = ""
+				continue
+			}
+			if havePrev && frag.producer.Before(prevProd) {
+				fail(errTimecodeLesser, "fragment timecode %d (%s) is earlier than the previous fragment's (%s)",
+					ev.Timecode, frag.producer.UTC().Format(time.RFC3339Nano), prevProd.UTC().Format(time.RFC3339Nano))
+				continue
+			}
+			prevProd, havePrev = frag.producer, true
+		case mkv.EventBlock:
+			if !frag.open || frag.skip {
+				continue
+			}
+			b := ev.Block
+			defDur, ok := tracks[b.Track]
+			if !ok {
+				fail(errTrackNumberMismatch, "block for track %d, which the Tracks element does not declare", b.Track)
+				continue
+			}
+			rel := int64(b.Timecode)
+			if time.Duration(rel*scale) > lim.MaxFragmentDuration {
+				fail(errMaxFragmentDuration, "fragment longer than %s", lim.MaxFragmentDuration)
+				continue
+			}
+			if int64(len(frag.blocks)+len(ev.Raw)) > lim.MaxFragmentSize {
+				fail(errMaxFragmentSize, "fragment larger than %d bytes", lim.MaxFragmentSize)
+				continue
+			}
+			frag.blocks = append(frag.blocks, ev.Raw...)
+			frag.nblocks++
+			dur := int64(b.Duration)
+			if dur == 0 && defDur > 0 {
+				dur = int64(defDur) / scale
+			}
+			if last, seen := frag.lastTC[b.Track]; seen && rel > last {
+				frag.lastDelta[b.Track] = rel - last
+			}
+			frag.lastTC[b.Track] = rel
+			if dur == 0 {
+				dur = frag.lastDelta[b.Track]
+			}
+			if end := rel + dur; end > frag.maxEnd {
+				frag.maxEnd = end
+			}
+		case mkv.EventClusterEnd:
+			finish()
+		case mkv.EventSegmentEnd:
+			finish()
+		}
+	}
+}
+
+// checkMetadataTags counts producer fragment-metadata tags and says what is
+// wrong with them, if anything.
+func checkMetadataTags(tags []mkv.Tag) (int, string) {
+	n := 0
+	for _, t := range tags {
+		if t.Name == "AWS_KINESISVIDEO_END_OF_FRAGMENT" {
+			continue
+		}
+		n++
+		switch {
+		case len(t.Name) > maxTagNameLen:
+			return n, fmt.Sprintf("metadata tag name longer than %d bytes", maxTagNameLen)
+		case len(t.Value) > maxTagValueLen:
+			return n, fmt.Sprintf("metadata tag %q has a value longer than %d bytes", t.Name, maxTagValueLen)
+		}
+	}
+	return n, ""
+}
+
+// rateLimiter spaces events to a rate, allowing a burst of one second.
+type rateLimiter struct {
+	interval time.Duration
+	next     time.Time
+}
+
+func newRateLimiter(perSecond float64) *rateLimiter {
+	return &rateLimiter{interval: time.Duration(float64(time.Second) / perSecond)}
+}
+
+func (l *rateLimiter) wait(stop <-chan struct{}) {
+	now := time.Now()
+	if floor := now.Add(-time.Second); l.next.Before(floor) {
+		l.next = floor
+	}
+	if d := l.next.Sub(now); d > 0 {
+		select {
+		case <-time.After(d):
+		case <-stop:
+		}
+	}
+	l.next = l.next.Add(l.interval)
+}
+
+// packHeader joins a stream's raw Info and Tracks elements into the header
+// blob kept per fragment: a 4-byte big-endian length of Info, Info, Tracks.
+func packHeader(info, tracks []byte) []byte {
+	b := make([]byte, 4, 4+len(info)+len(tracks))
+	binary.BigEndian.PutUint32(b, uint32(len(info)))
+	return append(append(b, info...), tracks...)
+}
+
+// unpackHeader splits a header blob made by packHeader.
+func unpackHeader(b []byte) (info, tracks []byte, err error) {
+	if len(b) < 4 {
+		return nil, nil, errors.New("stream header blob too short")
+	}
+	n := binary.BigEndian.Uint32(b)
+	if uint64(n) > uint64(len(b)-4) {
+		return nil, nil, errors.New("stream header blob: bad Info length")
+	}
+	return b[4 : 4+n], b[4+n:], nil
+}
