@@ -15,6 +15,9 @@ import (
 
 var fragmentNumberRE = regexp.MustCompile(`^[0-9]{1,128}$`)
 
+// errCorruptArchive marks stored data that cannot be served.
+var errCorruptArchive = errors.New("archive data is corrupt")
+
 // fragmentWriter writes fragments in the GetMedia layout: a stream header when
 // it changes, then per fragment the tags before, the cluster, the tags after.
 type fragmentWriter struct {
@@ -41,7 +44,7 @@ func (fw *fragmentWriter) write(f liveFragment) error {
 	if string(f.header) != string(fw.header) {
 		info, tracks, err := unpackHeader(f.header)
 		if err != nil {
-			return fmt.Errorf("fragment %s: %w", f.rec.Number, err)
+			return fmt.Errorf("fragment %s: %w: %w", f.rec.Number, errCorruptArchive, err)
 		}
 		if err := fw.mw.WriteRawHeader(info, tracks); err != nil {
 			return fmt.Errorf("fragment %s: %w", f.rec.Number, err)
@@ -222,7 +225,12 @@ func (s *Server) getMedia(w http.ResponseWriter, r *http.Request, body []byte) *
 				}
 			}
 			if werr := fw.write(f); werr != nil {
-				s.log.Debug("getmedia: write ended", "stream", st.Name, "err", werr)
+				if errors.Is(werr, errCorruptArchive) {
+					s.log.Error("getmedia: read archive", "stream", st.Name, "err", werr)
+					fw.writeError("INTERNAL_ERROR", 5000)
+				} else {
+					s.log.Debug("getmedia: write ended", "stream", st.Name, "err", werr)
+				}
 				return nil
 			}
 			sent++
@@ -386,7 +394,12 @@ func (s *Server) getMediaForFragmentList(w http.ResponseWriter, _ *http.Request,
 			return nil
 		}
 		if err := fw.write(f); err != nil {
-			s.log.Debug("getmediaforfragmentlist: write ended", "stream", st.Name, "err", err)
+			if errors.Is(err, errCorruptArchive) {
+				s.log.Error("getmediaforfragmentlist: read archive", "stream", st.Name, "err", err)
+				fw.writeError("INTERNAL_ERROR", 5000)
+			} else {
+				s.log.Debug("getmediaforfragmentlist: write ended", "stream", st.Name, "err", err)
+			}
 			return nil
 		}
 	}
