@@ -18,6 +18,7 @@ var rooms = map[string]int{
 	"internal/testenv":  1,
 	"internal/archtest": 1,
 	"mkv":               2,
+	"internal/kvsapi":   2,
 	"fragment":          2,
 	"device":            2,
 	"producer":          3,
