@@ -14,6 +14,7 @@ const module = "kvskit"
 // rooms maps a top-level room (path below the module) to its floor.
 var rooms = map[string]int{
 	"media":             1,
+	"samples/clip":      1,
 	"internal/awsauth":  1,
 	"internal/testenv":  1,
 	"internal/archtest": 1,
