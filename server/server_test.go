@@ -646,3 +646,26 @@ func TestThroughputLimitThrottles(t *testing.T) {
 		t.Fatalf("%d persisted", n)
 	}
 }
+
+func TestFragmentRateLimitThrottles(t *testing.T) {
+	e := newTestEnv(t, Limits{MaxFragmentsPerSecond: 5})
+	e.createStream("rate", 1)
+	pm, err := e.putMedia("rate", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newClip(t)
+	for i := int64(0); i < 16; i++ {
+		c.cluster(t, baseTC+i*100, 1)
+	}
+	start := time.Now()
+	pm.write(c.bytes())
+	acks := pm.finish()
+	// 16 fragments at 5/s with a one-second burst need at least two seconds.
+	if d := time.Since(start); d < 1800*time.Millisecond {
+		t.Fatalf("16 fragments accepted in %s despite a limit of 5 per second", d)
+	}
+	if n := len(events(acks, ackPersisted)); n != 16 {
+		t.Fatalf("%d persisted, want all 16 (throttled, not refused)", n)
+	}
+}
