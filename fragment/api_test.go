@@ -1,0 +1,193 @@
+package fragment
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"kvskit/media"
+)
+
+func TestNewErrors(t *testing.T) {
+	v, a := videoTrack, audioTrack
+	cases := []struct {
+		name   string
+		tracks []media.Track
+		opts   []Option
+		want   error
+	}{
+		{"no tracks", nil, nil, ErrNoTracks},
+		{"four tracks", []media.Track{v, a, audio2Track, {Number: 4, Kind: media.KindAudio}}, nil, ErrTooManyTracks},
+		{"duplicate number", []media.Track{v, {Number: vTrack, Kind: media.KindAudio}}, nil, ErrDuplicateTrack},
+		{"number 0", []media.Track{{Number: 0, Kind: media.KindVideo}}, nil, ErrInvalidTrack},
+		{"target 0", []media.Track{v}, []Option{WithTargetDuration(0)}, ErrInvalidOption},
+		{"max negative", []media.Track{v}, []Option{WithMaxDuration(-time.Second)}, ErrInvalidOption},
+		{"target above max", []media.Track{v}, []Option{WithTargetDuration(30 * time.Second)}, ErrInvalidOption},
+		{"unit 0", []media.Track{v}, []Option{WithTimecodeUnit(0)}, ErrInvalidOption},
+		{"unit above 1s", []media.Track{v}, []Option{WithTimecodeUnit(2 * time.Second)}, ErrInvalidOption},
+		{"max below two units", []media.Track{v}, []Option{WithTimecodeUnit(time.Second), WithTargetDuration(time.Second), WithMaxDuration(time.Second)}, ErrInvalidOption},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f, err := New(c.tracks, c.opts...)
+			if !errors.Is(err, c.want) || f != nil {
+				t.Fatalf("New = %v, %v; want error wrapping %v", f, err, c.want)
+			}
+		})
+	}
+	f, err := New([]media.Track{v, a, audio2Track}, WithTargetDuration(30*time.Second), WithMaxDuration(60*time.Second),
+		WithTimecodeUnit(time.Microsecond), WithKeyFrameFragmentation(false), WithLogger(nil), nil)
+	if err != nil || f == nil {
+		t.Fatalf("New with valid options: %v", err)
+	}
+}
+
+func TestPushRefusesFrames(t *testing.T) {
+	f, err := New([]media.Track{videoTrack})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := media.Frame{Track: vTrack, Key: true, Data: []byte{1}}
+	bad := []struct {
+		fr   media.Frame
+		want error
+	}{
+		{media.Frame{Track: badTrack, Key: true}, ErrUnknownTrack},
+		{media.Frame{Track: vTrack, PTS: math.MaxInt64, DTS: 0, Key: true}, ErrInvalidTimestamp},
+		{media.Frame{Track: vTrack, PTS: math.MinInt64, DTS: math.MinInt64, Key: true}, ErrInvalidTimestamp},
+		{media.Frame{Track: vTrack, PTS: 2 * time.Hour, DTS: 0, Key: true}, ErrInvalidTimestamp},
+		{media.Frame{Track: vTrack, PTS: 0, DTS: 2 * time.Hour, Key: true}, ErrInvalidTimestamp},
+	}
+	for _, b := range bad {
+		out, err := f.Push(b.fr)
+		if !errors.Is(err, b.want) || out != nil {
+			t.Errorf("Push(%+v) = %v, %v; want error wrapping %v", b.fr, out, err, b.want)
+		}
+	}
+	if n, _ := f.Pending(); n != 0 {
+		t.Fatalf("refused frames are pending: %d", n)
+	}
+	if _, err := f.Push(key); err != nil {
+		t.Fatalf("Fragmenter unusable after refusals: %v", err)
+	}
+	if n, _ := f.Pending(); n != 1 {
+		t.Fatalf("Pending = %d, want 1", n)
+	}
+	if st := f.Stats(); st != (Stats{}) {
+		t.Fatalf("Stats after refusals %+v, want zero", st)
+	}
+}
+
+func TestNegativeFirstPTS(t *testing.T) {
+	f, err := New([]media.Track{videoTrack})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		ts := time.Duration(i-1) * 40 * time.Millisecond
+		if _, err := f.Push(media.Frame{Track: vTrack, PTS: ts, DTS: ts, Key: i == 0, Data: []byte{byte(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	frag := f.Flush()
+	if frag.Start != 0 || frag.Frames[0].PTS != 0 || frag.Frames[0].DTS != 0 {
+		t.Fatalf("first fragment starts at %v with frame PTS %v: a cluster timecode cannot be negative", frag.Start, frag.Frames[0].PTS)
+	}
+	// The second frame (PTS 0) now repeats the first one's DTS: one unit later.
+	if frag.Frames[1].DTS != time.Millisecond || frag.Frames[2].DTS != 40*time.Millisecond {
+		t.Fatalf("later frames at %v, %v; want 1ms, 40ms", frag.Frames[1].DTS, frag.Frames[2].DTS)
+	}
+	if f.Stats().Repaired != 2 {
+		t.Fatalf("Repaired = %d, want 2", f.Stats().Repaired)
+	}
+}
+
+func TestRelTimecode(t *testing.T) {
+	f := &Fragment{Start: 1000 * time.Millisecond}
+	cases := []struct {
+		pts  time.Duration
+		unit time.Duration
+		want int16
+	}{
+		{1000 * time.Millisecond, time.Millisecond, 0},
+		{1999999 * time.Microsecond, time.Millisecond, 999},
+		{999999 * time.Microsecond, time.Millisecond, -1}, // rounded down, not toward zero
+		{900 * time.Millisecond, time.Millisecond, -100},
+		{1040 * time.Millisecond, 10 * time.Millisecond, 4},
+		{time.Hour, time.Millisecond, math.MaxInt16},
+		{-time.Hour, time.Millisecond, math.MinInt16},
+		{2 * time.Second, 0, 0},
+	}
+	for _, c := range cases {
+		if got := f.RelTimecode(media.Frame{PTS: c.pts}, c.unit); got != c.want {
+			t.Errorf("RelTimecode(%v, %v) = %d, want %d", c.pts, c.unit, got, c.want)
+		}
+	}
+}
+
+func TestForcedCutLogsWarning(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	f, err := New([]media.Track{videoTrack}, WithLogger(log), WithMaxDuration(time.Second), WithTargetDuration(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var frags []*Fragment
+	for i := range 60 {
+		ts := time.Duration(i) * 40 * time.Millisecond
+		if i == 5 {
+			ts = 0 // repeated timestamp: repaired, logged at debug
+		}
+		out, err := f.Push(media.Frame{Track: vTrack, PTS: ts, DTS: ts, Key: i == 0, Data: []byte{1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out != nil {
+			frags = append(frags, out)
+		}
+	}
+	logs := buf.String()
+	if f.Stats().ForcedCuts != 2 || len(frags) != 2 {
+		t.Fatalf("ForcedCuts %d, fragments %d; want 2 and 2 over 2.4 s with a 1 s cap", f.Stats().ForcedCuts, len(frags))
+	}
+	if n := strings.Count(logs, "level=WARN msg=\"fragment cut without a key frame\""); n != 2 {
+		t.Errorf("%d forced-cut warnings, want 2:\n%s", n, logs)
+	}
+	if !strings.Contains(logs, "level=DEBUG msg=\"frame timestamps repaired\"") {
+		t.Errorf("repair not logged at debug:\n%s", logs)
+	}
+}
+
+// TestPushAllocations: inside a fragment, Push allocates nothing once the
+// Frames slice has the capacity of the previous fragment.
+func TestPushAllocations(t *testing.T) {
+	f, err := New([]media.Track{videoTrack, audioTrack})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte{1, 2, 3}
+	T := time.Second / 30
+	i := 0
+	push := func() {
+		ts := time.Duration(i) * T
+		if _, err := f.Push(media.Frame{Track: vTrack, PTS: ts, DTS: ts, Key: i%60 == 0, Data: data}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Push(media.Frame{Track: aTrack, PTS: ts + T/2, DTS: ts + T/2, Key: true, Data: data}); err != nil {
+			t.Fatal(err)
+		}
+		i++
+	}
+	for range 121 { // two whole fragments; the third has just opened
+		push()
+	}
+	// 40 more frame pairs stay inside the open fragment (it holds 120).
+	allocs := testing.AllocsPerRun(40, push)
+	if allocs != 0 {
+		t.Fatalf("Push allocates %.1f times per frame pair inside a fragment", allocs)
+	}
+}

@@ -1,0 +1,406 @@
+package fragment
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"kvskit/media"
+)
+
+// maxTracks is the number of tracks a Kinesis Video stream accepts.
+const maxTracks = 3
+
+// Timestamp limits that keep every repair free of integer overflow.
+const (
+	minTimestamp = -(1 << 60)
+	maxTimestamp = 1 << 62
+	maxPTSOffset = time.Hour
+	// maxRebased bounds a timestamp after a track's discontinuity offset.
+	maxRebased = 1<<62 + 1<<61
+)
+
+// Stats counts what a Fragmenter did.
+type Stats struct {
+	// Fragments and Frames count the fragments returned by Push and Flush
+	// and the frames in them.
+	Fragments, Frames uint64
+	// Repaired counts frames whose PTS or DTS was adjusted (each frame once).
+	Repaired uint64
+	// DroppedBeforeKey counts frames dropped while waiting for a video key
+	// frame: before the first one, and after a Flush before the next one.
+	DroppedBeforeKey uint64
+	// ForcedCuts counts fragments cut without a key frame because of the
+	// maximum duration or the int16 block-timecode range.
+	ForcedCuts uint64
+}
+
+type trackState struct {
+	number  uint64
+	seen    bool
+	lastDTS time.Duration
+	est     time.Duration // estimated frame duration: the latest DTS step
+	offset  time.Duration // added to every frame after a backwards jump
+}
+
+// frameMeta is what the Fragmenter keeps beside each frame of the open fragment.
+type frameMeta struct {
+	end time.Duration // PTS + estimated duration
+	idx int           // track index
+}
+
+// Fragmenter groups frames into fragments. It is not safe for concurrent use.
+type Fragmenter struct {
+	target, maxDur, unit time.Duration
+	gapLimit             time.Duration
+	keyFrames            bool
+	log                  *slog.Logger
+
+	tracks  [maxTracks]trackState
+	ntracks int
+	video   int // index of the track whose key frames start fragments; -1 without video
+
+	waitKey bool // dropping frames until a video key frame
+
+	// The open fragment.
+	frames   []media.Frame
+	meta     []frameMeta // parallel to frames; reused across fragments
+	spare    []frameMeta
+	start    int64 // Start in timecode units
+	maxEnd   time.Duration
+	firstIdx int // track index of frames[0]
+
+	emitted     bool
+	prevMaxUnit int64 // largest frame timecode (units) of the last fragment returned
+	seq         uint64
+	lastCount   int
+	stats       Stats
+}
+
+// New returns a Fragmenter for the given tracks (1 to 3, distinct non-zero
+// numbers). The first video track, if any, is the one whose key frames start
+// fragments.
+func New(tracks []media.Track, opts ...Option) (*Fragmenter, error) {
+	if len(tracks) == 0 {
+		return nil, ErrNoTracks
+	}
+	if len(tracks) > maxTracks {
+		return nil, fmt.Errorf("%w: %d tracks, at most %d", ErrTooManyTracks, len(tracks), maxTracks)
+	}
+	f := &Fragmenter{
+		target:    DefaultTargetDuration,
+		maxDur:    DefaultMaxDuration,
+		unit:      DefaultTimecodeUnit,
+		keyFrames: true,
+		log:       slog.New(slog.DiscardHandler),
+		video:     -1,
+		ntracks:   len(tracks),
+	}
+	for i, t := range tracks {
+		if t.Number == 0 {
+			return nil, fmt.Errorf("%w: track %d (%s) has number 0", ErrInvalidTrack, i, t.Kind)
+		}
+		for j := range i {
+			if tracks[j].Number == t.Number {
+				return nil, fmt.Errorf("%w: %d", ErrDuplicateTrack, t.Number)
+			}
+		}
+		f.tracks[i].number = t.Number
+		if t.Kind == media.KindVideo && f.video < 0 {
+			f.video = i
+		}
+	}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(f); err != nil {
+			return nil, err
+		}
+	}
+	if f.maxDur < 2*f.unit {
+		return nil, fmt.Errorf("%w: max duration %v is shorter than two timecode units (%v)", ErrInvalidOption, f.maxDur, f.unit)
+	}
+	if f.target > f.maxDur {
+		return nil, fmt.Errorf("%w: target duration %v exceeds max duration %v", ErrInvalidOption, f.target, f.maxDur)
+	}
+	f.gapLimit = min(max(f.target, time.Second), f.maxDur-f.unit)
+	f.waitKey = f.keyFrames && f.video >= 0
+	return f, nil
+}
+
+// Push adds a frame, taking ownership of its Data. It returns the fragment
+// this frame closed, or nil. A frame of an unknown track yields an error
+// wrapping ErrUnknownTrack, one with unrepresentable timestamps an error
+// wrapping ErrInvalidTimestamp; either frame is dropped and the Fragmenter
+// stays usable.
+func (f *Fragmenter) Push(fr media.Frame) (*Fragment, error) {
+	idx := f.index(fr.Track)
+	if idx < 0 {
+		return nil, fmt.Errorf("push frame of track %d: %w", fr.Track, ErrUnknownTrack)
+	}
+	if fr.PTS < minTimestamp || fr.PTS > maxTimestamp || fr.DTS < minTimestamp || fr.DTS > maxTimestamp ||
+		fr.PTS-fr.DTS > maxPTSOffset || fr.DTS-fr.PTS > maxPTSOffset {
+		return nil, fmt.Errorf("push frame of track %d (pts %v, dts %v): %w", fr.Track, fr.PTS, fr.DTS, ErrInvalidTimestamp)
+	}
+	videoKey := idx == f.video && fr.Key
+	if f.waitKey && !videoKey {
+		f.stats.DroppedBeforeKey++
+		return nil, nil
+	}
+	ts := &f.tracks[idx]
+	if fr.PTS > maxRebased-ts.offset || fr.DTS > maxRebased-ts.offset {
+		return nil, fmt.Errorf("push frame of track %d (pts %v, dts %v, offset %v): %w",
+			fr.Track, fr.PTS, fr.DTS, ts.offset, ErrInvalidTimestamp)
+	}
+	inPTS, inDTS := fr.PTS, fr.DTS
+
+	// Per track, DTS strictly increases and PTS is not before DTS. A step
+	// back of at least the gap limit is a discontinuity (a source restarting
+	// its clock): the track's timeline continues one frame after its last
+	// frame and stays offset from then on. Smaller steps back and repeats
+	// move the frame to one unit after the previous one.
+	fr.PTS += ts.offset
+	fr.DTS += ts.offset
+	if ts.seen && fr.DTS <= ts.lastDTS {
+		off := fr.PTS - fr.DTS
+		if ts.lastDTS-fr.DTS >= f.gapLimit {
+			step := ts.est
+			if step <= 0 {
+				step = f.unit
+			}
+			ts.offset += ts.lastDTS + step - fr.DTS
+			fr.DTS = ts.lastDTS + step
+		} else {
+			fr.DTS = ts.lastDTS + f.unit
+		}
+		fr.PTS = fr.DTS + off
+	}
+	if fr.PTS < fr.DTS {
+		fr.PTS = fr.DTS
+	}
+	if ts.seen {
+		if d := fr.DTS - ts.lastDTS; d <= f.gapLimit {
+			ts.est = d
+		}
+	}
+	est := ts.est
+
+	var out *Fragment
+	if len(f.frames) == 0 {
+		f.open(&fr, idx, est)
+		f.waitKey = false
+	} else {
+		startT := time.Duration(f.start) * f.unit
+		rel := f.unitOf(fr.PTS) - f.start
+		end := fr.PTS + est
+		var due bool
+		if f.keyFrames && f.video >= 0 {
+			due = videoKey && fr.PTS >= startT+f.target
+		} else {
+			due = fr.PTS >= startT+f.target
+		}
+		overRange := rel > math.MaxInt16 || rel < math.MinInt16
+		overLong := end-startT > f.maxDur
+		if due || overRange || overLong {
+			out = f.cut(&fr, idx, est)
+			if !due && !videoKey {
+				f.stats.ForcedCuts++
+				reason := "max duration"
+				if overRange {
+					reason = "block timecode range"
+				}
+				f.log.Warn("fragment cut without a key frame", "seq", out.Seq, "start", out.Start,
+					"duration", out.Duration, "frames", len(out.Frames), "reason", reason)
+			}
+		} else {
+			f.frames = append(f.frames, fr)
+			f.meta = append(f.meta, frameMeta{end: end, idx: idx})
+			f.maxEnd = max(f.maxEnd, end)
+		}
+	}
+	ts.lastDTS, ts.seen = fr.DTS, true
+	if fr.PTS != inPTS || fr.DTS != inDTS {
+		f.stats.Repaired++
+		if f.log.Enabled(context.Background(), slog.LevelDebug) {
+			f.log.Debug("frame timestamps repaired", "track", fr.Track,
+				"pts", inPTS, "dts", inDTS, "new_pts", fr.PTS, "new_dts", fr.DTS)
+		}
+	}
+	return out, nil
+}
+
+// Flush closes and returns the open fragment, or nil when it is empty; for
+// example at the end of the input or after about 20 s without frames. With
+// key-frame fragmentation the next fragment again waits for a video key
+// frame.
+func (f *Fragmenter) Flush() *Fragment {
+	if len(f.frames) == 0 {
+		return nil
+	}
+	maxUnit := f.start
+	for i := range f.frames {
+		maxUnit = max(maxUnit, f.unitOf(f.frames[i].PTS))
+	}
+	out := f.emit(f.frames, f.maxEnd, maxUnit)
+	f.frames = nil
+	f.meta = f.meta[:0]
+	f.waitKey = f.keyFrames && f.video >= 0
+	return out
+}
+
+// Pending reports the open fragment's frame count and its span so far: the
+// Duration the fragment would have if it were flushed now.
+func (f *Fragmenter) Pending() (frames int, span time.Duration) {
+	if len(f.frames) == 0 {
+		return 0, 0
+	}
+	return len(f.frames), f.maxEnd - time.Duration(f.start)*f.unit
+}
+
+// Stats returns the counters so far.
+func (f *Fragmenter) Stats() Stats { return f.stats }
+
+func (f *Fragmenter) index(track uint64) int {
+	for i := range f.ntracks {
+		if f.tracks[i].number == track {
+			return i
+		}
+	}
+	return -1
+}
+
+func (f *Fragmenter) unitOf(d time.Duration) int64 { return floorDiv(int64(d), int64(f.unit)) }
+
+// shiftTo moves the frame forward so that its PTS is exactly s units.
+func (f *Fragmenter) shiftTo(fr *media.Frame, s int64) {
+	d := time.Duration(s)*f.unit - fr.PTS
+	fr.PTS += d
+	fr.DTS += d
+}
+
+func (f *Fragmenter) capHint() int {
+	if f.lastCount == 0 {
+		return 64
+	}
+	return f.lastCount + f.lastCount/4 + 8
+}
+
+// open starts a fragment with fr when none is open. Its timecode must lie
+// after every frame of the previous fragment and must not be negative.
+func (f *Fragmenter) open(fr *media.Frame, idx int, est time.Duration) {
+	s := f.unitOf(fr.PTS)
+	lo := int64(0)
+	if f.emitted {
+		lo = f.prevMaxUnit + 1
+	}
+	if s < lo {
+		f.shiftTo(fr, lo)
+		s = lo
+	}
+	f.frames = append(make([]media.Frame, 0, f.capHint()), *fr)
+	end := fr.PTS + est
+	f.meta = append(f.meta[:0], frameMeta{end: end, idx: idx})
+	f.start, f.firstIdx, f.maxEnd = s, idx, end
+}
+
+// cut closes the open fragment before fr, which starts the next one, and
+// returns the closed fragment.
+//
+// The new fragment's timecode must be later than every frame left in the
+// closed one. Frames of the video track, of fr's track and of the closed
+// fragment's first frame stay where they are; if one of them is at or after
+// fr, fr is moved forward in time. Frames of other tracks from the first one
+// at or after the new timecode on are moved to the new fragment instead
+// (unless that would put one outside the int16 block-timecode range, in
+// which case their track is treated like the fixed ones).
+func (f *Fragmenter) cut(fr *media.Frame, idx int, est time.Duration) *Fragment {
+	old, meta := f.frames, f.meta
+	var fixed [maxTracks]bool
+	fixed[idx], fixed[f.firstIdx] = true, true
+	if f.video >= 0 {
+		fixed[f.video] = true
+	}
+	var from [maxTracks]int // per movable track: index of its first moved frame
+	s := f.unitOf(fr.PTS)
+	for {
+		maxKeep := int64(math.MinInt64)
+		for i := range old {
+			if fixed[meta[i].idx] {
+				maxKeep = max(maxKeep, f.unitOf(old[i].PTS))
+			}
+		}
+		ns := max(s, maxKeep+1)
+		for t := range from {
+			from[t] = len(old)
+		}
+		settled := true
+		for i := range old {
+			t := meta[i].idx
+			if fixed[t] {
+				continue
+			}
+			u := f.unitOf(old[i].PTS)
+			if from[t] == len(old) {
+				if u < ns {
+					continue
+				}
+				from[t] = i
+			}
+			if u-ns < math.MinInt16 {
+				fixed[t], settled = true, false
+				break
+			}
+		}
+		if settled {
+			s = ns
+			break
+		}
+	}
+	if s > f.unitOf(fr.PTS) {
+		f.shiftTo(fr, s)
+	}
+
+	nf := append(make([]media.Frame, 0, f.capHint()), *fr)
+	nm := append(f.spare[:0], frameMeta{end: fr.PTS + est, idx: idx})
+	startT := time.Duration(f.start) * f.unit
+	maxEnd, maxUnit := startT, f.start
+	k := 0
+	for i := range old {
+		m := meta[i]
+		if !fixed[m.idx] && i >= from[m.idx] {
+			nf = append(nf, old[i])
+			nm = append(nm, m)
+			continue
+		}
+		maxEnd = max(maxEnd, m.end)
+		maxUnit = max(maxUnit, f.unitOf(old[i].PTS))
+		old[k], meta[k] = old[i], m
+		k++
+	}
+	clear(old[k:])
+	out := f.emit(old[:k:k], maxEnd, maxUnit)
+
+	newEnd := nm[0].end
+	for _, m := range nm[1:] {
+		newEnd = max(newEnd, m.end)
+	}
+	f.frames, f.meta, f.spare = nf, nm, meta[:0]
+	f.start, f.firstIdx, f.maxEnd = s, idx, newEnd
+	return out
+}
+
+// emit hands out the frames as the next fragment.
+func (f *Fragmenter) emit(frames []media.Frame, maxEnd time.Duration, maxUnit int64) *Fragment {
+	startT := time.Duration(f.start) * f.unit
+	out := &Fragment{Start: startT, Frames: frames, Duration: max(maxEnd-startT, 0), Seq: f.seq}
+	f.seq++
+	f.stats.Fragments++
+	f.stats.Frames += uint64(len(frames))
+	f.emitted = true
+	f.prevMaxUnit = maxUnit
+	f.lastCount = len(frames)
+	return out
+}
