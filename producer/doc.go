@@ -1,0 +1,22 @@
+// Package producer uploads one Kinesis Video Streams stream: media frames go
+// in, fragments acknowledged by the service come out.
+//
+// New resolves the stream (describe, create when allowed and missing, tag,
+// discover the PutMedia data endpoint). WriteFrame hands frames to a
+// fragmenter (package kvskit/fragment); every closed fragment enters a
+// bounded buffer and stays there until the service acknowledges it
+// PERSISTED (RECEIVED when the stream keeps no data). A sender goroutine runs
+// PutMedia sessions: one HTTP/1.1 chunked request whose body is the KVS MKV
+// layout written by package kvskit/mkv, and whose response is the stream of
+// ACK events. Dropped connections, HTTP errors and retriable ACK errors lead
+// to a reconnect with exponential backoff and full jitter; the new session
+// starts again from the first unacknowledged fragment behind a fresh EBML
+// header and Segment with the same SegmentUID, so no video is lost. Sessions
+// are renewed before the service's connection limit at a fragment boundary.
+//
+// Memory is bounded by Config.BufferBytes and Config.BufferDuration: in Block
+// mode WriteFrame waits for room, otherwise the oldest whole unacknowledged
+// fragments are dropped and reported (FragmentDropped events, Stats.Dropped,
+// and Close's error). The producer keeps each frame's Data until its
+// fragment is acknowledged: callers must not modify it after WriteFrame.
+package producer
