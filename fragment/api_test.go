@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -189,5 +190,52 @@ func TestPushAllocations(t *testing.T) {
 	allocs := testing.AllocsPerRun(40, push)
 	if allocs != 0 {
 		t.Fatalf("Push allocates %.1f times per frame pair inside a fragment", allocs)
+	}
+}
+
+// TestMovedFramesStayInRange: audio frames are moved to the next fragment
+// only if all of them keep an int16 relative timecode there; otherwise they
+// stay and the key frame moves after them.
+func TestMovedFramesStayInRange(t *testing.T) {
+	sc := scenario{
+		params: defaultParams(videoTrack, audioTrack),
+		frames: tag([]media.Frame{
+			{Track: vTrack, PTS: 0, DTS: 0, Key: true},
+			// Audio with a huge PTS-DTS offset: A at +30 s, B at -3 s.
+			{Track: aTrack, PTS: 30 * time.Second, DTS: -5 * time.Second, Key: true},
+			{Track: aTrack, PTS: -3 * time.Second, DTS: -4990 * time.Millisecond, Key: true},
+			{Track: vTrack, PTS: 29900 * time.Millisecond, DTS: 29900 * time.Millisecond, Key: true},
+		}),
+	}
+	sc.maxDur = 60 * time.Second
+	res := drive(t, sc)
+	check(t, sc, res)
+	// Moving A to a fragment starting at 29.9 s would leave B (which must
+	// follow it) at -32.9 s: out of range. So both stay and the key frame
+	// starts after A.
+	if got, want := starts(res.frags), ms(0, 30001); !slices.Equal(got, want) {
+		t.Fatalf("starts %v, want %v", got, want)
+	}
+	if len(res.frags[0].Frames) != 3 || res.stats.Repaired != 1 {
+		t.Fatalf("first fragment has %d frames, %d repaired; want 3 and 1", len(res.frags[0].Frames), res.stats.Repaired)
+	}
+}
+
+// TestRebasedTimestampOutOfRange: a track whose clock restarted keeps an
+// offset; a later timestamp that the offset would carry past the range is
+// refused rather than overflowing.
+func TestRebasedTimestampOutOfRange(t *testing.T) {
+	f, err := New([]media.Track{videoTrack})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ts := range []time.Duration{maxTimestamp, minTimestamp} {
+		if _, err := f.Push(media.Frame{Track: vTrack, PTS: ts, DTS: ts, Key: true, Data: []byte{1}}); err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+	}
+	_, err = f.Push(media.Frame{Track: vTrack, PTS: maxTimestamp, DTS: maxTimestamp, Key: true})
+	if !errors.Is(err, ErrInvalidTimestamp) {
+		t.Fatalf("Push = %v, want ErrInvalidTimestamp", err)
 	}
 }

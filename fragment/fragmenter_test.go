@@ -92,6 +92,21 @@ func tableCases() []tableCase {
 			forced: 1,
 		},
 		{
+			name: "int16 boundary",
+			build: func() scenario {
+				p := defaultParams(videoTrack)
+				p.maxDur = 60 * time.Second
+				var fr []media.Frame
+				for _, t := range append(ms(0, 10000, 20000, 30000, 32000), ms(32767, 32768)...) {
+					fr = append(fr, media.Frame{Track: vTrack, PTS: t, DTS: t, Key: t == 0})
+				}
+				return scenario{params: p, frames: tag(fr)}
+			},
+			// 32767 units still fit the first cluster, 32768 do not.
+			starts: ms(0, 32768),
+			forced: 1,
+		},
+		{
 			name: "audio only",
 			build: func() scenario {
 				return scenario{params: defaultParams(audioTrack), frames: tag(audioFrames(aTrack, 10*time.Second))}
