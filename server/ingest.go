@@ -115,6 +115,12 @@ func (s *Server) putMedia(w http.ResponseWriter, r *http.Request, _ []byte) *api
 	}()
 
 	stats := sess.read(r.Body)
+	if stats.reason != reasonEndOfBody {
+		// The rest of the body is not wanted: stop reading so the connection
+		// closes after the response instead of being drained, which a slow
+		// producer could drag out and which would hold up a shutdown.
+		sess.stop()
+	}
 	close(sess.persistQ)
 	<-persistDone
 	close(sess.acks)
@@ -306,6 +312,9 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// reasonEndOfBody is the ingestStats reason of a body read to its end.
+const reasonEndOfBody = "end of body"
+
 type ingestStats struct {
 	fragments int
 	bytes     int64
@@ -398,7 +407,7 @@ func (sess *ingestSession) read(body io.Reader) ingestStats {
 			}
 			if err == io.EOF {
 				finish()
-				stats.reason = "end of body"
+				stats.reason = reasonEndOfBody
 				return stats
 			}
 			if cr.readErr != nil {

@@ -229,3 +229,63 @@ func run(t testing.TB, name string, args ...string) string {
 	}
 	return string(out)
 }
+
+// pyProc is a testdata script running in the background whose stdout lines
+// are delivered as they are printed.
+type pyProc struct {
+	Lines  <-chan string // closed when stdout ends
+	cmd    *exec.Cmd
+	cancel context.CancelFunc
+	stderr bytes.Buffer
+	done   chan struct{} // closed once stdout is drained
+}
+
+// pythonStream starts a script from testdata with python3 and boto3 and
+// streams its stdout lines; Wait collects its exit status.
+func (p *serveProc) pythonStream(t testing.TB, script string, args ...string) *pyProc {
+	t.Helper()
+	py := testenv.Python(t, "boto3")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	pp := &pyProc{cancel: cancel, done: make(chan struct{})}
+	pp.cmd = exec.CommandContext(ctx, py, append([]string{filepath.Join("testdata", script)}, args...)...)
+	pp.cmd.Env = p.Env()
+	pp.cmd.Stderr = &pp.stderr
+	out, err := pp.cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	if err := pp.cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start %s: %v", script, err)
+	}
+	lines := make(chan string, 1024)
+	pp.Lines = lines
+	go func() {
+		defer close(pp.done)
+		defer close(lines)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	t.Cleanup(func() { _ = pp.Wait() })
+	return pp
+}
+
+// Wait waits for the script to exit, after its remaining output lines have
+// been read from Lines, and returns its error with stderr.
+func (pp *pyProc) Wait() error {
+	for range pp.Lines {
+	}
+	<-pp.done
+	if pp.cmd.ProcessState != nil {
+		return nil
+	}
+	err := pp.cmd.Wait()
+	pp.cancel()
+	if err != nil {
+		return fmt.Errorf("%s: %w\nstderr:\n%s", filepath.Base(pp.cmd.Args[1]), err, pp.stderr.String())
+	}
+	return nil
+}
