@@ -123,8 +123,8 @@ type streamState struct {
 }
 
 // ensureStream describes the stream, creates it when missing and allowed
-// (waiting until it is ACTIVE) and tags it.
-func (c *controlPlane) ensureStream(ctx context.Context, cfg *Config, tracks []media.Track) (streamState, error) {
+// (waiting until it is ACTIVE) and, when tag is set, tags it.
+func (c *controlPlane) ensureStream(ctx context.Context, cfg *Config, tracks []media.Track, tag bool) (streamState, error) {
 	info, err := c.describe(ctx)
 	var st streamState
 	var nf *types.ResourceNotFoundException
@@ -162,7 +162,7 @@ func (c *controlPlane) ensureStream(ctx context.Context, cfg *Config, tracks []m
 	}
 	st.arn = aws.ToString(info.StreamARN)
 	st.retention = int(aws.ToInt32(info.DataRetentionInHours))
-	if len(cfg.Tags) > 0 && !st.created {
+	if tag && len(cfg.Tags) > 0 && !st.created {
 		if _, err := c.client.TagStream(ctx, &kinesisvideo.TagStreamInput{StreamName: aws.String(c.stream), Tags: cfg.Tags}); err != nil {
 			return st, fmt.Errorf("producer: stream %s: tag: %w", c.stream, err)
 		}

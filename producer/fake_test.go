@@ -40,6 +40,7 @@ type fakeKVS struct {
 	retention int
 	verifier  awsauth.Verifier
 	hold      chan struct{} // PutMedia handlers wait here without reading when set
+	linger    chan struct{} // PutMedia handlers keep the response open after the body ends until closed
 
 	mu        sync.Mutex
 	describes int
@@ -66,6 +67,9 @@ func newFakeKVS(t *testing.T, region string) *fakeKVS {
 		f.mu.Lock()
 		if f.hold != nil {
 			close(f.hold)
+		}
+		if f.linger != nil {
+			close(f.linger)
 		}
 		f.mu.Unlock()
 		f.ts.CloseClientConnections()
@@ -133,7 +137,7 @@ func (f *fakeKVS) putMedia(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	n := len(f.puts)
 	f.puts = append(f.puts, rec)
-	putStatus, acks, hold := f.putStatus, f.acks, f.hold
+	putStatus, acks, hold, linger := f.putStatus, f.acks, f.hold, f.linger
 	f.mu.Unlock()
 	if putStatus != nil {
 		if status, code := putStatus(n); status != 0 {
@@ -186,6 +190,12 @@ func (f *fakeKVS) putMedia(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				end()
+				if linger != nil {
+					select {
+					case <-linger:
+					case <-r.Context().Done():
+					}
+				}
 			}
 			return
 		}

@@ -348,19 +348,14 @@ func fill(b []byte, track, i int) {
 type eventLog struct {
 	mu  sync.Mutex
 	evs []producer.Event
-	ch  chan producer.Event
 }
 
-func newEventLog() *eventLog { return &eventLog{ch: make(chan producer.Event, 100000)} }
+func newEventLog() *eventLog { return &eventLog{} }
 
 func (l *eventLog) add(ev producer.Event) {
 	l.mu.Lock()
 	l.evs = append(l.evs, ev)
 	l.mu.Unlock()
-	select {
-	case l.ch <- ev:
-	default:
-	}
 }
 
 func (l *eventLog) of(typ producer.EventType) []producer.Event {

@@ -125,7 +125,7 @@ func New(ctx context.Context, cfg Config, tracks []media.Track) (*Producer, erro
 		}
 		return nil, err
 	}
-	st, err := p.cp.ensureStream(ctx, &p.cfg, tracks)
+	st, err := p.cp.ensureStream(ctx, &p.cfg, tracks, true)
 	if err != nil {
 		return fail(err)
 	}

@@ -158,7 +158,7 @@ func (p *Producer) prepare() (string, error) {
 	ep, at, redescribe := p.endpoint, p.endpointAt, p.redescribe
 	p.mu.Unlock()
 	if redescribe {
-		st, err := p.cp.ensureStream(p.ctx, &p.cfg, p.tracks)
+		st, err := p.cp.ensureStream(p.ctx, &p.cfg, p.tracks, false)
 		if err != nil {
 			return "", err
 		}
@@ -286,18 +286,42 @@ func (p *Producer) session(reconnect bool) sessionResult {
 
 	res := p.readAcks(s, resp.Body)
 	_ = resp.Body.Close()
-	if res.err == nil && (s.writing.Load() || p.awaitingAck(s)) {
-		res.err = fmt.Errorf("putmedia %s: the service ended the session with fragments unacknowledged", p.cfg.StreamName)
-	}
-	if res.err != nil {
-		if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) && !errors.Is(c, errSessionDone) {
-			res.err = fmt.Errorf("putmedia %s: %w", p.cfg.StreamName, c)
-		}
-	}
-	if res.rotate {
+	cause := context.Cause(ctx)
+	switch {
+	case res.rotate:
 		res.err = nil
+	case errors.Is(cause, errSessionDone) && s.closed.Load() && !p.awaitingAck(s):
+		// Ended by us after the body was ended and everything acknowledged.
+		res.err = nil
+	case res.err == nil && (s.writing.Load() || p.awaitingAck(s)):
+		res.err = fmt.Errorf("putmedia %s: the service ended the session with fragments unacknowledged", p.cfg.StreamName)
+	case res.err != nil && cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, errSessionDone):
+		res.err = fmt.Errorf("putmedia %s: %w", p.cfg.StreamName, cause)
 	}
 	return finish(res)
+}
+
+// sessionEndWait is how long a session whose body was ended, with every
+// fragment acknowledged, waits for the service to end the response before
+// the producer ends it.
+const sessionEndWait = 3 * time.Second
+
+// watchSessionEnd ends a session whose body was ended once nothing awaits an
+// acknowledgement and the service has not ended the response within
+// sessionEndWait.
+func (p *Producer) watchSessionEnd(s *session) {
+	var t *time.Timer
+	t = time.AfterFunc(time.Hour, func() {
+		if s.ctx.Err() != nil {
+			return
+		}
+		if !p.awaitingAck(s) {
+			s.cancel(errSessionDone)
+			return
+		}
+		t.Reset(sessionEndWait)
+	})
+	t.Reset(sessionEndWait)
 }
 
 // awaitingAck reports whether the session has fragments sent (or being
@@ -397,6 +421,7 @@ func (p *Producer) writeSession(s *session, pw *io.PipeWriter) error {
 				_ = sw.endFragment()
 			}
 			p.log.Debug("putmedia: ending the session body", "session", s.id, "closing", closing, "age", age)
+			p.watchSessionEnd(s)
 			return pw.Close()
 		}
 		if e == nil {
