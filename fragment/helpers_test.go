@@ -251,6 +251,19 @@ func check(t failer, sc scenario, res result) {
 		known[tr.Number] = true
 	}
 
+	// Frames are known by their data (never copied), which every input frame
+	// has its own of.
+	index := map[*byte]int{}
+	for i, in := range sc.frames {
+		if len(in.Data) == 0 {
+			t.Fatalf("input frame %d has no data", i)
+		}
+		index[&in.Data[0]] = i
+	}
+	if len(index) != len(sc.frames) {
+		t.Fatalf("input frames share data")
+	}
+
 	// Which frames must come out, per track, in order.
 	flush := map[int]bool{}
 	for _, i := range sc.flushAfter {
@@ -335,12 +348,15 @@ func check(t failer, sc scenario, res result) {
 						n, i, fr.Track, fr.Key, fr.PTS, f.Start, sc.target)
 				}
 			}
-			id := idOf(fr)
-			if id < 0 || id >= len(sc.frames) {
-				t.Fatalf("fragment %d frame %d: unknown frame data", n, i)
+			if len(fr.Data) == 0 {
+				t.Fatalf("fragment %d frame %d: data lost", n, i)
+			}
+			id, ok := index[&fr.Data[0]]
+			if !ok {
+				t.Fatalf("fragment %d frame %d: data of no pushed frame", n, i)
 			}
 			in := sc.frames[id]
-			if fr.Track != in.Track || fr.Key != in.Key || &fr.Data[0] != &in.Data[0] {
+			if fr.Track != in.Track || fr.Key != in.Key || len(fr.Data) != len(in.Data) {
 				t.Fatalf("fragment %d frame %d: not the frame pushed as %d", n, i, id)
 			}
 			got[fr.Track] = append(got[fr.Track], id)
