@@ -20,7 +20,7 @@
 //     than the previous frame's DTS is moved to the previous DTS plus one
 //     timecode unit, its PTS shifted by the same amount, and a PTS earlier
 //     than the DTS is raised to the DTS. A step back of at least the gap
-//     limit (max(target duration, 1 s)) is a discontinuity, such as a source
+//     limit (see Durations) is a discontinuity, such as a source
 //     restarting its clock: the frame is placed one frame duration after the
 //     track's previous frame and the track's later frames keep that offset,
 //     so their spacing survives. Across fragments, the first frame of
@@ -52,7 +52,14 @@
 // # Durations
 //
 // A frame's duration is estimated from its track's latest DTS step; a step
-// longer than max(target duration, 1 s) is taken for a gap and the previous
-// estimate is kept. Fragment.Duration runs from Start to the latest end
-// (PTS plus estimated duration) of its frames.
+// longer than the gap limit, max(target duration, 1 s) but less than the
+// maximum duration, is taken for a gap and the previous estimate is kept.
+// Fragment.Duration runs from Start to the latest end (PTS plus estimated
+// duration) of its frames and never exceeds the maximum duration.
+//
+// # Allocation
+//
+// Push allocates nothing per frame beyond appending to the open fragment's
+// Frames slice; each fragment gets one new Frames slice (it is handed off),
+// sized from the previous fragment. Frame.Data is never copied.
 package fragment
