@@ -42,8 +42,10 @@ type Config struct {
 	Credentials aws.CredentialsProvider
 	// Profile selects the shared-config profile of the default chain.
 	Profile string
-	// HTTPClient carries every request. The default uses HTTP/1.1 only, as
-	// PutMedia requires.
+	// HTTPClient carries every request. The default is the producer's own
+	// HTTP/1.1-only client (ForceAttemptHTTP2 off, empty TLSNextProto), as
+	// PutMedia requires, honouring the AWS config's CA bundle; Close releases
+	// its connections. A client given here must not negotiate HTTP/2.
 	HTTPClient *http.Client
 
 	// CreateStream creates the stream when it does not exist, with
@@ -75,7 +77,7 @@ type Config struct {
 	// Logger receives diagnostics (default: discarded).
 	Logger *slog.Logger
 	// OnEvent is called from the producer's goroutines, in order, without
-	// locks held; it must not block.
+	// locks held; it must not block and must not call Close (Stats is fine).
 	OnEvent func(Event)
 
 	// MaxBytesPerSecond and MaxFragmentsPerSecond pace the upload so the
@@ -233,6 +235,11 @@ type Event struct {
 type Stats struct {
 	// Frames accepted by WriteFrame.
 	Frames uint64
+	// FramesSkipped counts accepted frames the fragmenter dropped while
+	// waiting for a video key frame (before the first one, and after an
+	// idle flush); FramesRepaired those whose timestamps it adjusted.
+	FramesSkipped  uint64
+	FramesRepaired uint64
 	// Fragments closed and buffered.
 	Fragments uint64
 	// FragmentsSent counts fragment transmissions, duplicates included.

@@ -8,7 +8,10 @@
 // PERSISTED (RECEIVED when the stream keeps no data). A sender goroutine runs
 // PutMedia sessions: one HTTP/1.1 chunked request whose body is the KVS MKV
 // layout written by package kvskit/mkv, and whose response is the stream of
-// ACK events. Dropped connections, HTTP errors and retriable ACK errors lead
+// ACK events, matched to fragments by their cluster timecodes. A fragment is
+// sent once it is closed; when nothing else follows at once it is ended with
+// an AWS_KINESISVIDEO_END_OF_FRAGMENT tag so that the service acknowledges it
+// without waiting for the next one. Dropped connections, HTTP errors and retriable ACK errors lead
 // to a reconnect with exponential backoff and full jitter; the new session
 // starts again from the first unacknowledged fragment behind a fresh EBML
 // header and Segment with the same SegmentUID, so no video is lost. Sessions
@@ -19,4 +22,8 @@
 // fragments are dropped and reported (FragmentDropped events, Stats.Dropped,
 // and Close's error). The producer keeps each frame's Data until its
 // fragment is acknowledged: callers must not modify it after WriteFrame.
+//
+// The context given to New bounds the setup only; the upload runs until
+// Close, whose context bounds the wait for the last acknowledgements. When
+// Close returns, every goroutine of the producer has ended.
 package producer

@@ -75,7 +75,7 @@ type CloseError struct {
 	// Stream is the stream name.
 	Stream string
 	// Fragments lists the fragments that failed, were dropped or were left
-	// unacknowledged, in sequence order. At most maxReported are kept; Omitted
+	// unacknowledged, in sequence order. At most 1000 are kept; Omitted
 	// counts the others.
 	Fragments []FragmentFailure
 	Omitted   int

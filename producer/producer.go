@@ -203,6 +203,8 @@ func (p *Producer) StartTime() time.Time { return p.cfg.StartTime }
 func (p *Producer) Stats() Stats {
 	p.mu.Lock()
 	s := p.stats
+	fs := p.frag.Stats()
+	s.FramesSkipped, s.FramesRepaired = fs.DroppedBeforeKey, fs.Repaired
 	s.BufferFragments = len(p.buf)
 	s.BufferBytes = p.bufBytes
 	s.BufferDuration = p.bufDur
