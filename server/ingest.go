@@ -38,7 +38,7 @@ type ingestSession struct {
 	stream   store.Stream
 	relative bool
 	start    time.Time // producer start timestamp (RELATIVE)
-	began    time.Time
+	began    time.Time // system time the request began (connection-duration limit)
 
 	acks     chan ack
 	persistQ chan *pendingFragment
@@ -66,7 +66,7 @@ func (s *Server) putMedia(w http.ResponseWriter, r *http.Request, _ []byte) *api
 		return errorf(http.StatusBadRequest, "ResourceInUseException", "stream %s is %s, not ACTIVE", st.Name, st.Status)
 	}
 	sess := &ingestSession{
-		s: s, stream: st, began: s.cfg.Now(),
+		s: s, stream: st, began: time.Now(),
 		acks:     make(chan ack, 64),
 		persistQ: make(chan *pendingFragment, 16),
 		done:     make(chan struct{}),
