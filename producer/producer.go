@@ -273,6 +273,23 @@ func (p *Producer) Close(ctx context.Context) error {
 	return ce
 }
 
+// DiscardOpen drops the frames of the fragment still open, so that Close
+// sends only whole fragments: for input that ended in an error, where the
+// open fragment may lack the rest of its pictures. It returns how many frames
+// were dropped.
+func (p *Producer) DiscardOpen() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.open {
+		return 0
+	}
+	p.open = false
+	if fr := p.frag.Flush(); fr != nil {
+		return len(fr.Frames)
+	}
+	return 0
+}
+
 // idleFlush closes the open fragment when no frame came for IdleFlush.
 func (p *Producer) idleFlush() {
 	p.mu.Lock()
