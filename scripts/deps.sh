@@ -4,7 +4,8 @@
 set -euo pipefail
 
 apt_pkgs=(ffmpeg mkvtoolnix gstreamer1.0-tools gstreamer1.0-plugins-base
-  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav)
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav
+  gstreamer1.0-plugins-ugly gstreamer1.0-rtsp python3-gi gir1.2-gst-rtsp-server-1.0)
 
 missing=()
 for p in "${apt_pkgs[@]}"; do

@@ -1,0 +1,37 @@
+// Package rtsp is a live source of frames from RTSP cameras: it plays one
+// RTSP/1.0 stream (H.264 or H.265 video, AAC or G.711 audio) over UDP or TCP
+// and turns its RTP packets into access units with timestamps that keep
+// increasing for months, across camera timestamp jumps and reconnects.
+//
+// # Session
+//
+// Open sends OPTIONS, DESCRIBE (the session description gives the tracks and,
+// usually, the video parameter sets), a SETUP per track and PLAY, answering
+// Basic or Digest authentication challenges with the credentials of the URL.
+// RTP and RTCP arrive on a pair of UDP ports per track or interleaved on the
+// RTSP connection (WithTransport; Auto tries UDP first and stays on TCP once
+// UDP failed). GET_PARAMETER, or OPTIONS, keeps the session alive at half
+// its timeout, and RTCP receiver reports go back to the camera.
+//
+// # Frames
+//
+// RFC 6184 (H.264: single NAL unit, STAP-A, FU-A), RFC 7798 (H.265: single,
+// AP, FU) and RFC 3640 (AAC, mpeg4-generic) payloads are reassembled into
+// access units, delimited by the marker bit or a new timestamp. Video frames
+// are 4-byte length-prefixed (AVCC/HVCC); parameter sets found in the stream
+// update the track's CodecPrivate. A lost packet breaks its access unit, and
+// video is dropped until the next key frame (Stats counts both).
+//
+// # Time
+//
+// RTP timestamps are unwrapped to 64 bits per track and mapped to local time:
+// through the RTCP sender reports when the camera sends them (the frames of
+// a new session wait up to a few seconds for them), so that audio and video
+// line up as captured, else from the arrival of the first packet. PTS is that
+// time less Origin, measured on the monotonic clock. A camera whose
+// timestamps go back, repeat or leap forward gets its track re-anchored at
+// the arrival time (Stats.TimestampRepairs), and a slowly drifting camera
+// clock is slewed towards local time, so PTS never decrease and stay close to
+// the time of capture. After a reconnect the new session's frames continue
+// on the same time line.
+package rtsp
