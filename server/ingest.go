@@ -329,7 +329,7 @@ type fragmentState struct {
 	producer  time.Time
 	server    time.Time
 	number    string
-	blocks    []byte
+	blocks    []byte // clusterHeadRoom free bytes, then the block elements
 	nblocks   int
 	maxEnd    int64 // largest block end, scale units relative to the cluster
 	lastTC    map[uint64]int64
@@ -356,6 +356,7 @@ func (sess *ingestSession) read(body io.Reader) ingestStats {
 		havePrev    bool
 		frag        fragmentState
 		fragLimiter = newRateLimiter(lim.MaxFragmentsPerSecond)
+		sizeHint    = 64 << 10 // buffer for a fragment: the size of the last one
 	)
 	fail := func(e ackErr, format string, args ...any) {
 		var tc *int64
@@ -383,7 +384,8 @@ func (sess *ingestSession) read(body io.Reader) ingestStats {
 		// Known-size cluster with an absolute timecode, so archived fragments
 		// of RELATIVE sessions keep increasing across sessions.
 		absTC := frag.producer.UnixNano() / scale
-		data := mkv.AppendCluster(make([]byte, 0, len(frag.blocks)+32), absTC, frag.blocks)
+		data := closeCluster(frag.blocks, absTC)
+		sizeHint = len(frag.blocks)
 		dur := time.Duration(frag.maxEnd * scale)
 		rec := store.Fragment{
 			Number: frag.number, ProducerTimestamp: frag.producer, ServerTimestamp: frag.server,
@@ -472,6 +474,9 @@ func (sess *ingestSession) read(body io.Reader) ingestStats {
 			frag = fragmentState{
 				open: true, timecode: ev.Timecode, server: s.cfg.Now(),
 				lastTC: map[uint64]int64{}, lastDelta: map[uint64]int64{},
+				// Each fragment gets its own buffer (the persister and live
+				// readers keep it), sized so that it rarely grows.
+				blocks: make([]byte, clusterHeadRoom, sizeHint+sizeHint/8),
 			}
 			frag.number = s.store.NextNumber()
 			if metaProblem == "" && metaTags > maxMetadataTags {
@@ -524,7 +529,7 @@ func (sess *ingestSession) read(body io.Reader) ingestStats {
 				fail(errMaxFragmentDuration, "fragment longer than %s", lim.MaxFragmentDuration)
 				continue
 			}
-			if int64(len(frag.blocks)+len(ev.Raw)) > lim.MaxFragmentSize {
+			if int64(len(frag.blocks)-clusterHeadRoom+len(ev.Raw)) > lim.MaxFragmentSize {
 				fail(errMaxFragmentSize, "fragment larger than %d bytes", lim.MaxFragmentSize)
 				continue
 			}
@@ -550,6 +555,27 @@ func (sess *ingestSession) read(body io.Reader) ingestStats {
 			finish()
 		}
 	}
+}
+
+// clusterHeadRoom is the space kept in front of a fragment's blocks for its
+// Cluster header: ID (4), size (at most 8), Timecode element (at most 10).
+const clusterHeadRoom = 24
+
+// closeCluster turns a fragment buffer (clusterHeadRoom bytes, then block
+// elements) into a known-size Cluster with the timecode, written in front
+// of the blocks so that they are not copied. A negative timecode is
+// written as 0, as mkv.AppendCluster does.
+func closeCluster(buf []byte, timecode int64) []byte {
+	blocks := buf[clusterHeadRoom:]
+	var tc [16]byte
+	tcElem := mkv.AppendUint(tc[:0], mkv.IDTimecode, uint64(max(timecode, 0)))
+	var hd [32]byte
+	head := mkv.AppendID(hd[:0], mkv.IDCluster)
+	head = mkv.AppendVint(head, uint64(len(tcElem)+len(blocks)))
+	head = append(head, tcElem...)
+	start := clusterHeadRoom - len(head)
+	copy(buf[start:], head)
+	return buf[start:]
 }
 
 // checkMetadataTags counts producer fragment-metadata tags and says what is

@@ -2,10 +2,13 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strings"
@@ -14,6 +17,7 @@ import (
 	"time"
 
 	"kvskit/internal/awsauth"
+	"kvskit/mkv"
 )
 
 // TestPutMediaEndedSessionReleasesConnection: when a session ends before the
@@ -72,5 +76,24 @@ func TestPutMediaEndedSessionReleasesConnection(t *testing.T) {
 	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
 	if _, err := br.ReadByte(); !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
 		t.Fatalf("after the shutdown the connection read gives %v, want it closed", err)
+	}
+}
+
+// TestCloseClusterMatchesAppendCluster: the Cluster built in place in front
+// of a fragment's blocks is byte for byte what mkv.AppendCluster builds.
+func TestCloseClusterMatchesAppendCluster(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{1, 100, 126, 127, 16382, 16383, 1 << 20, 3<<20 + 17} {
+		for _, tc := range []int64{-5, 0, 1, 255, 256, 1 << 40, 1_700_000_000_123, math.MaxInt64} {
+			blocks := make([]byte, n)
+			for i := range blocks {
+				blocks[i] = byte(rng.Uint32())
+			}
+			buf := append(make([]byte, clusterHeadRoom), blocks...)
+			got := closeCluster(buf, tc)
+			if want := mkv.AppendCluster(nil, tc, blocks); !bytes.Equal(got, want) {
+				t.Fatalf("%d bytes of blocks at timecode %d: cluster %x..., want %x...", n, tc, got[:24], want[:24])
+			}
+		}
 	}
 }
