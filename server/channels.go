@@ -93,7 +93,7 @@ func (s *Server) createChannel(w http.ResponseWriter, _ *http.Request, body []by
 	if e := decode(body, &in); e != nil {
 		return e
 	}
-	if !nameRE.MatchString(in.ChannelName) {
+	if !validName(in.ChannelName, 256) {
 		return errInvalidArgument("ChannelName %q must be 1-256 characters of [a-zA-Z0-9_.-]", in.ChannelName)
 	}
 	switch in.ChannelType {

@@ -12,17 +12,23 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"kvskit/server/store"
 )
 
+// Patterns of the API models. Lengths are checked apart (validName): a
+// counted repetition of a Unicode class compiles to megabytes.
 var (
-	nameRE       = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,256}$`)
-	deviceNameRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]{1,128}$`)
-	mediaTypeRE  = regexp.MustCompile(`^[\w\-.+]+/[\w\-.+]+(,[\w\-.+]+/[\w\-.+]+)*$`)
-	tagKeyRE     = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
-	tagValueRE   = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$`)
+	nameRE      = regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`)
+	mediaTypeRE = regexp.MustCompile(`^[\w\-.+]+/[\w\-.+]+(,[\w\-.+]+/[\w\-.+]+)*$`)
+	tagRE       = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
 )
+
+// validName checks a stream, channel or device name: 1-max of [a-zA-Z0-9_.-].
+func validName(s string, max int) bool {
+	return len(s) >= 1 && len(s) <= max && nameRE.MatchString(s)
+}
 
 const (
 	maxTagsPerResource  = 50
@@ -88,10 +94,10 @@ func validateTags(tags map[string]string) *apiError {
 			"at most %d tags per resource; got %d", maxTagsPerResource, len(tags))
 	}
 	for k, v := range tags {
-		if !tagKeyRE.MatchString(k) || strings.HasPrefix(k, "aws:") {
+		if len(k) < 1 || utf8.RuneCountInString(k) > 128 || !tagRE.MatchString(k) || strings.HasPrefix(k, "aws:") {
 			return errInvalidArgument("invalid tag key %q", k)
 		}
-		if !tagValueRE.MatchString(v) {
+		if utf8.RuneCountInString(v) > 256 || !tagRE.MatchString(v) {
 			return errInvalidArgument("invalid tag value %q for key %q", v, k)
 		}
 	}
@@ -179,10 +185,10 @@ func (s *Server) createStream(w http.ResponseWriter, _ *http.Request, body []byt
 	if e := decode(body, &in); e != nil {
 		return e
 	}
-	if !nameRE.MatchString(in.StreamName) {
+	if !validName(in.StreamName, 256) {
 		return errInvalidArgument("StreamName %q must be 1-256 characters of [a-zA-Z0-9_.-]", in.StreamName)
 	}
-	if in.DeviceName != "" && !deviceNameRE.MatchString(in.DeviceName) {
+	if in.DeviceName != "" && !validName(in.DeviceName, 128) {
 		return errInvalidArgument("DeviceName %q must be 1-128 characters of [a-zA-Z0-9_.-]", in.DeviceName)
 	}
 	if in.MediaType != "" && !mediaTypeRE.MatchString(in.MediaType) {
@@ -392,7 +398,7 @@ func (s *Server) updateStream(w http.ResponseWriter, _ *http.Request, body []byt
 	if in.CurrentVersion == "" {
 		return errInvalidArgument("CurrentVersion is required")
 	}
-	if in.DeviceName != nil && !deviceNameRE.MatchString(*in.DeviceName) {
+	if in.DeviceName != nil && !validName(*in.DeviceName, 128) {
 		return errInvalidArgument("DeviceName %q must be 1-128 characters of [a-zA-Z0-9_.-]", *in.DeviceName)
 	}
 	if in.MediaType != nil && !mediaTypeRE.MatchString(*in.MediaType) {

@@ -13,7 +13,10 @@ import (
 	"kvskit/server/store"
 )
 
-var fragmentNumberRE = regexp.MustCompile(`^[0-9]{1,128}$`)
+var fragmentNumberRE = regexp.MustCompile(`^[0-9]+$`)
+
+// validFragmentNumber checks the API's fragment-number shape: 1-128 digits.
+func validFragmentNumber(s string) bool { return len(s) <= 128 && fragmentNumberRE.MatchString(s) }
 
 // errCorruptArchive marks stored data that cannot be served.
 var errCorruptArchive = errors.New("archive data is corrupt")
@@ -172,12 +175,12 @@ func (s *Server) getMedia(w http.ResponseWriter, r *http.Request, body []byte) *
 		after = s.lastNumber(st)
 	case "EARLIEST":
 	case "FRAGMENT_NUMBER":
-		if !fragmentNumberRE.MatchString(sel.AfterFragmentNumber) {
+		if !validFragmentNumber(sel.AfterFragmentNumber) {
 			return errInvalidArgument("AfterFragmentNumber %q must be a fragment number", sel.AfterFragmentNumber)
 		}
 		after = predecessor(sel.AfterFragmentNumber)
 	case "CONTINUATION_TOKEN":
-		if !fragmentNumberRE.MatchString(sel.ContinuationToken) {
+		if !validFragmentNumber(sel.ContinuationToken) {
 			return errInvalidArgument("ContinuationToken %q is not one this endpoint issued", sel.ContinuationToken)
 		}
 		after = sel.ContinuationToken
@@ -305,7 +308,7 @@ func (s *Server) listFragments(w http.ResponseWriter, _ *http.Request, body []by
 	after := ""
 	if in.NextToken != "" {
 		b, err := base64.RawURLEncoding.DecodeString(in.NextToken)
-		if err != nil || !fragmentNumberRE.Match(b) {
+		if err != nil || !validFragmentNumber(string(b)) {
 			return errInvalidArgument("invalid NextToken")
 		}
 		after = string(b)
@@ -372,7 +375,7 @@ func (s *Server) getMediaForFragmentList(w http.ResponseWriter, _ *http.Request,
 	}
 	recs := make([]store.Fragment, 0, len(in.Fragments))
 	for _, n := range in.Fragments {
-		if !fragmentNumberRE.MatchString(n) {
+		if !validFragmentNumber(n) {
 			return errInvalidArgument("%q is not a fragment number", n)
 		}
 		rec, err := s.store.Fragment(st.ARN, n)
