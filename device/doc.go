@@ -1,0 +1,68 @@
+// Package device provides sources of media frames: the tracks of a stream and
+// then its frames, in decoding order, with timestamps measured from the
+// stream's start. This package holds the file sources (Matroska/WebM and
+// Annex-B H.264/H.265 elementary streams, from a file or a pipe such as stdin;
+// MP4 and MPEG-TS are recognised but not read yet); live sources (cameras,
+// RTSP, a test pattern) implement the same Source interface.
+//
+// # Sources
+//
+// A Source lists its tracks once, numbered 1..n with video first, complete with
+// their decoder configuration, then yields frames one by one. Frame.Data is a
+// fresh slice for every frame that the source never touches again, so a fan-out
+// can hand the same frame to several consumers that only read it, and a
+// consumer may keep frames (a buffer, a GOP cache) without copying. Video frames
+// are access units with 4-byte NAL unit lengths (AVCC/HVCC), audio frames are
+// raw AAC frames (or G.711 bytes). Live sources implement the same interface:
+// their tracks are known once they are open, ReadFrame blocks until the next
+// frame is captured, and Close stops a blocked ReadFrame.
+//
+// ReadFrame returns frames with DTS non-decreasing across all tracks: sources
+// whose container stores tracks in another order are merged by DTS (see
+// "Interleaving" below). PTS and DTS are offsets from the DTS of the first
+// frame, so they are never negative.
+//
+// # Formats
+//
+// Detect recognises the format from the first bytes; OpenFile and OpenReader
+// use it unless WithFormat forces one.
+//
+//   - Matroska and WebM (FormatMKV), read with kvskit/mkv as a stream: H.264,
+//     H.265, AAC, PCMA and PCMU tracks. PTS comes from the cluster and block
+//     timecodes. Matroska stores no DTS, so for video it is derived: frames pass
+//     a window of 16 frames (the largest H.264/H.265 decoded picture buffer) in
+//     decoding order; the k-th frame's DTS is the k-th smallest PTS of the
+//     track minus the largest amount by which a sorted PTS has so far exceeded
+//     the PTS of the frame at its position (the reordering delay, estimated
+//     from the first window and only ever raised). DTS therefore equals PTS
+//     when the track has no reordering, never exceeds PTS and never decreases.
+//     Payloads stored in Annex-B form, or with 1- or 2-byte NAL lengths, are
+//     converted.
+//   - Annex-B elementary streams (FormatH264, FormatH265): access units are
+//     delimited as H.264 clause 7.4.1.2.3 and H.265 clause 7.4.2.4.4 describe:
+//     a new one starts at an access unit delimiter, parameter set, SEI (prefix
+//     SEI for H.265) or other leading NAL unit type, or at a slice whose
+//     first_mb_in_slice is 0 (first_slice_segment_in_pic_flag is 1), each only
+//     once the current access unit holds a picture. The parameter sets before
+//     the first picture become the track's CodecPrivate (an error wrapping
+//     ErrNoParameterSets if there are none). Timestamps are n/fps for the n-th
+//     access unit with PTS = DTS in decoding order (streams with B-frames are
+//     passed through in decoding order, not reordered), fps being WithFPS,
+//     else the H.264 SPS timing information, else 30.
+//
+// # Interleaving
+//
+// Frames of several tracks are merged by DTS: a frame is returned once every
+// other track has a frame queued (or has ended). A track that stays silent
+// while the others advance by more than 30 s, or when 64 MiB are queued, is
+// no longer waited for; should it resume with older timestamps, its DTS is
+// raised to keep the output non-decreasing and a warning is logged.
+//
+// When the input is cut short or malformed, ReadFrame first returns the
+// frames read before the problem and then the error.
+//
+// Video tracks whose decoder configuration is not in the container header are
+// completed from the stream before OpenFile or OpenReader return, from the
+// first parameter sets in the stream (frames before them cannot be decoded and
+// are dropped).
+package device

@@ -1,0 +1,400 @@
+package device
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"kvskit/media"
+	"kvskit/media/aac"
+	"kvskit/media/h264"
+	"kvskit/media/h265"
+	"kvskit/mkv"
+)
+
+// reorderWindow is how many frames of a Matroska video track are held to
+// derive DTS: the largest decoded picture buffer of H.264 and H.265.
+const reorderWindow = 16
+
+// mkvTrack is a Matroska track being read.
+type mkvTrack struct {
+	idx        int
+	info       *trackInfo
+	lengthSize int   // NAL unit length size of video samples
+	frameDur   int64 // ns between laced frames
+	dts        *dtsDeriver
+}
+
+// mkvDemuxer reads Matroska and WebM through mkv.Reader.
+type mkvDemuxer struct {
+	r       *mkv.Reader
+	log     *slog.Logger
+	infos   []*trackInfo
+	byNum   map[uint64]*mkvTrack
+	cluster int64
+	scale   int64
+	out     []packet
+	outHead int
+	eof     bool
+	badData int
+}
+
+func newMKVDemuxer(r io.Reader, cfg *config) (*mkvDemuxer, error) {
+	d := &mkvDemuxer{r: mkv.NewReader(r), log: cfg.log, byNum: map[uint64]*mkvTrack{}, scale: mkv.DefaultTimecodeScale}
+	for {
+		ev, err := d.r.Next()
+		if err == io.EOF {
+			return nil, errorf(FormatMKV, ErrNoTracks, "no Tracks element before the end of the stream")
+		}
+		if err != nil {
+			return nil, mkvError(err)
+		}
+		switch ev.Type {
+		case mkv.EventInfo:
+			d.setScale(ev.Info.TimecodeScale)
+		case mkv.EventClusterStart, mkv.EventBlock:
+			return nil, errorf(FormatMKV, ErrInvalid, "cluster at offset %d before the Tracks element", ev.Offset)
+		case mkv.EventTracks:
+			if err := d.setTracks(ev.Tracks); err != nil {
+				return nil, err
+			}
+			return d, nil
+		}
+	}
+}
+
+func mkvError(err error) error {
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return wrapf(FormatMKV, ErrTruncated, err, "truncated")
+	case errors.Is(err, mkv.ErrElementTooLarge):
+		return wrapf(FormatMKV, ErrTooLarge, err, "too large")
+	case errors.Is(err, mkv.ErrInvalid):
+		return wrapf(FormatMKV, ErrInvalid, err, "malformed")
+	}
+	return fmt.Errorf("device: mkv: %w", err)
+}
+
+func (d *mkvDemuxer) setScale(s uint64) {
+	if s == 0 || s > 1e12 {
+		s = mkv.DefaultTimecodeScale
+	}
+	d.scale = int64(s)
+}
+
+// setTracks takes the supported tracks of a Tracks element.
+func (d *mkvDemuxer) setTracks(entries []mkv.TrackEntry) error {
+	var skipped []string
+	for _, e := range entries {
+		t := e.ToMedia()
+		if t.Codec == "" {
+			t.Codec = mkv.CodecFromID(e.CodecID, e.CodecPrivate)
+		}
+		kind := media.KindAudio
+		switch t.Codec {
+		case media.CodecH264, media.CodecH265:
+			kind = media.KindVideo
+		case media.CodecAAC, media.CodecPCMA, media.CodecPCMU:
+		default:
+			skipped = append(skipped, fmt.Sprintf("%d (%s)", e.Number, e.CodecID))
+			continue
+		}
+		if _, dup := d.byNum[e.Number]; dup {
+			continue
+		}
+		t.Kind = kind
+		mt := &mkvTrack{idx: len(d.infos), info: &trackInfo{Track: t}}
+		switch t.Codec {
+		case media.CodecH264, media.CodecH265:
+			mt.lengthSize = 4
+			if err := mt.videoConfig(); err != nil {
+				return err
+			}
+			mt.dts = &dtsDeriver{window: reorderWindow}
+			mt.frameDur = int64(e.DefaultDuration)
+		case media.CodecAAC:
+			if len(t.CodecPrivate) == 0 {
+				mt.info.CodecPrivate = aacConfigFromCodecID(e.CodecID, t.SampleRate, t.Channels)
+			}
+			if c, err := aac.ParseAudioSpecificConfig(mt.info.CodecPrivate); err == nil && c.SampleRate() > 0 {
+				mt.frameDur = int64(c.FrameDuration())
+			}
+		default:
+			mt.frameDur = int64(e.DefaultDuration)
+		}
+		d.byNum[e.Number] = mt
+		d.infos = append(d.infos, mt.info)
+	}
+	if len(skipped) > 0 {
+		d.log.Warn("device: skipping Matroska tracks of unsupported codecs", "tracks", strings.Join(skipped, ", "))
+	}
+	if len(d.infos) == 0 {
+		return errorf(FormatMKV, ErrNoTracks, "no H.264, H.265, AAC or G.711 track (found %s)", strings.Join(skipped, ", "))
+	}
+	return nil
+}
+
+// videoConfig checks a video track's CodecPrivate, converting one stored as
+// Annex-B parameter sets to a decoder configuration record and noting the
+// NAL unit length size.
+func (t *mkvTrack) videoConfig() error {
+	cp := t.info.CodecPrivate
+	if len(cp) == 0 {
+		return nil // completed from the stream
+	}
+	if hasStartCode(cp) {
+		t.info.CodecPrivate = nil
+		if t.info.resolve(h264.AnnexBToAVCC(nil, cp)) {
+			return nil
+		}
+		return errorf(FormatMKV, ErrInvalid, "track %d: CodecPrivate holds Annex-B data without complete parameter sets", t.info.Number)
+	}
+	var err error
+	if t.info.Codec == media.CodecH264 {
+		var c h264.AVCConfig
+		if c, err = h264.ParseAVCC(cp); err == nil {
+			t.lengthSize = c.NALULengthSize
+			if c.NALULengthSize != 4 {
+				c.NALULengthSize = 4
+				t.info.CodecPrivate, err = c.Marshal()
+			}
+		}
+	} else {
+		var c h265.HEVCConfig
+		if c, err = h265.ParseHVCC(cp); err == nil {
+			t.lengthSize = c.NALULengthSize
+			if c.NALULengthSize != 4 {
+				c.NALULengthSize = 4
+				t.info.CodecPrivate, err = c.Marshal()
+			}
+		}
+	}
+	if err != nil {
+		return wrapf(FormatMKV, ErrInvalid, err, "track %d CodecPrivate", t.info.Number)
+	}
+	return nil
+}
+
+// aacConfigFromCodecID builds the AudioSpecificConfig of the old A_AAC/...
+// codec IDs that carry no CodecPrivate.
+func aacConfigFromCodecID(id string, rate, channels int) []byte {
+	c := aac.AudioSpecificConfig{ObjectType: aac.ObjectTypeAACLC, ChannelConfig: uint8(channels)}
+	switch {
+	case strings.HasSuffix(id, "/MAIN"):
+		c.ObjectType = aac.ObjectTypeAACMain
+	case strings.HasSuffix(id, "/SSR"):
+		c.ObjectType = aac.ObjectTypeAACSSR
+	case strings.HasSuffix(id, "/LTP"):
+		c.ObjectType = aac.ObjectTypeAACLTP
+	}
+	if rate <= 0 || channels <= 0 || channels > 7 {
+		return nil
+	}
+	if i, ok := aac.FrequencyIndex(rate); ok {
+		c.FrequencyIndex = i
+	} else {
+		c.FrequencyIndex, c.Frequency = aac.FrequencyIndexExplicit, uint32(rate)
+	}
+	return c.Marshal()
+}
+
+func (d *mkvDemuxer) format() Format       { return FormatMKV }
+func (d *mkvDemuxer) tracks() []*trackInfo { return d.infos }
+func (d *mkvDemuxer) done(int) bool        { return false }
+func (d *mkvDemuxer) close() error         { return nil }
+
+func (d *mkvDemuxer) next() (packet, error) {
+	for {
+		if d.outHead < len(d.out) {
+			p := d.out[d.outHead]
+			d.out[d.outHead] = packet{}
+			d.outHead++
+			if d.outHead == len(d.out) {
+				d.out, d.outHead = d.out[:0], 0
+			}
+			return p, nil
+		}
+		if d.eof {
+			return packet{}, io.EOF
+		}
+		ev, err := d.r.Next()
+		if err == io.EOF {
+			d.eof = true
+			for _, t := range d.byNum {
+				if t.dts != nil {
+					d.out = t.dts.flush(d.out)
+				}
+			}
+			continue
+		}
+		if err != nil {
+			return packet{}, mkvError(err)
+		}
+		switch ev.Type {
+		case mkv.EventInfo:
+			d.setScale(ev.Info.TimecodeScale)
+		case mkv.EventTracks:
+			d.checkTracks(ev.Tracks)
+		case mkv.EventClusterStart:
+			d.cluster = ev.Timecode
+		case mkv.EventBlock:
+			d.block(&ev.Block)
+		}
+	}
+}
+
+// checkTracks compares the Tracks of a later segment with the first.
+func (d *mkvDemuxer) checkTracks(entries []mkv.TrackEntry) {
+	for _, e := range entries {
+		t := d.byNum[e.Number]
+		if t == nil {
+			continue
+		}
+		if c := mkv.CodecFromID(e.CodecID, e.CodecPrivate); c != t.info.Codec {
+			d.log.Warn("device: Matroska track changed codec in a later segment; its blocks are ignored",
+				"track", e.Number, "from", t.info.Codec, "to", c)
+			delete(d.byNum, e.Number)
+		}
+	}
+}
+
+// block turns the frames of a block into packets.
+func (d *mkvDemuxer) block(b *mkv.Block) {
+	t := d.byNum[b.Track]
+	if t == nil {
+		return
+	}
+	base := (d.cluster + int64(b.Timecode)) * d.scale
+	for i, f := range b.Frames {
+		ts := base + int64(i)*t.frameDur
+		p := packet{track: t.idx, pts: ts, dts: ts, key: b.Key}
+		if t.dts != nil {
+			data, ok := videoPayload(f, t.lengthSize)
+			if !ok {
+				d.badData++
+				if d.badData == 1 {
+					d.log.Warn("device: dropping a Matroska video frame that is neither length-prefixed nor Annex-B",
+						"track", b.Track, "size", len(f))
+				}
+				continue
+			}
+			p.data = data
+			d.out = t.dts.push(p, d.out)
+			continue
+		}
+		p.data = append([]byte(nil), f...)
+		d.out = append(d.out, p)
+	}
+}
+
+// dtsDeriver assigns DTS to the frames of a track that stores only PTS, as
+// the package documentation describes.
+type dtsDeriver struct {
+	window  int
+	buf     []packet // decoding order, DTS not yet assigned
+	pts     ptsHeap  // PTS not yet assigned to a decoding position
+	delay   int64
+	primed  bool
+	last    int64
+	hasLast bool
+}
+
+func (d *dtsDeriver) push(p packet, out []packet) []packet {
+	d.buf = append(d.buf, p)
+	d.pts.push(p.pts)
+	if !d.primed {
+		if len(d.buf) <= d.window {
+			return out
+		}
+		d.prime(len(d.buf)/2 + 1)
+	}
+	for len(d.buf) > d.window {
+		out = d.pop(out)
+	}
+	return out
+}
+
+func (d *dtsDeriver) flush(out []packet) []packet {
+	if !d.primed {
+		d.prime(len(d.buf))
+	}
+	for len(d.buf) > 0 {
+		out = d.pop(out)
+	}
+	return out
+}
+
+// prime estimates the reordering delay from the first frames: for the
+// first n decoding positions, how far the sorted PTS lies above the PTS of
+// the frame at that position.
+func (d *dtsDeriver) prime(n int) {
+	d.primed = true
+	sorted := make([]int64, len(d.buf))
+	for i, p := range d.buf {
+		sorted[i] = p.pts
+	}
+	slices.Sort(sorted)
+	for i := 0; i < n && i < len(sorted); i++ {
+		d.delay = max(d.delay, sorted[i]-d.buf[i].pts)
+	}
+}
+
+func (d *dtsDeriver) pop(out []packet) []packet {
+	p := d.buf[0]
+	d.buf[0] = packet{}
+	d.buf = d.buf[1:]
+	s := d.pts.pop()
+	d.delay = max(d.delay, s-p.pts)
+	dts := min(s-d.delay, p.pts)
+	if d.hasLast && dts < d.last {
+		dts = d.last
+	}
+	d.last, d.hasLast = dts, true
+	p.dts = dts
+	return append(out, p)
+}
+
+// ptsHeap is a min-heap of timestamps.
+type ptsHeap []int64
+
+func (h *ptsHeap) push(v int64) {
+	*h = append(*h, v)
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		p := (i - 1) / 2
+		if a[p] <= a[i] {
+			break
+		}
+		a[p], a[i] = a[i], a[p]
+		i = p
+	}
+}
+
+// pop removes and returns the smallest timestamp; the heap must not be
+// empty.
+func (h *ptsHeap) pop() int64 {
+	a := *h
+	v := a[0]
+	n := len(a) - 1
+	a[0] = a[n]
+	a = a[:n]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < n && a[l] < a[m] {
+			m = l
+		}
+		if r < n && a[r] < a[m] {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		a[i], a[m] = a[m], a[i]
+		i = m
+	}
+	*h = a
+	return v
+}

@@ -1,0 +1,241 @@
+package device
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"kvskit/media"
+)
+
+// TestOpenReaderPipe reads clips through an io.Pipe, which offers neither
+// seeking nor ReadAt, and expects exactly what OpenFile reads.
+func TestOpenReaderPipe(t *testing.T) {
+	for _, name := range []string{
+		"h264_aac.mkv", "h264.h264", "h265.hevc",
+		"h264_bf.mkv",
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := clip(t, name)
+			want := readAll(t, openFile(t, path))
+			wantTracks := openFile(t, path).Tracks()
+			s, err := OpenReader(pipeReader(t, path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if !equalTracks(s.Tracks(), wantTracks) {
+				t.Fatalf("tracks %+v, OpenFile %+v", s.Tracks(), wantTracks)
+			}
+			got := readAll(t, s)
+			if len(got) != len(want) {
+				t.Fatalf("%d frames, OpenFile %d", len(got), len(want))
+			}
+			// The order may differ between frames of equal DTS.
+			gt, wt := byTrack(got), byTrack(want)
+			for tr, fs := range wt {
+				for i, w := range fs {
+					g := gt[tr][i]
+					if g.PTS != w.PTS || g.DTS != w.DTS || g.Key != w.Key || !bytes.Equal(g.Data, w.Data) {
+						t.Fatalf("track %d frame %d: %v %v %v %d bytes, OpenFile %v %v %v %d bytes",
+							tr, i, g.PTS, g.DTS, g.Key, len(g.Data), w.PTS, w.DTS, w.Key, len(w.Data))
+					}
+				}
+			}
+		})
+	}
+}
+
+func equalTracks(a, b []media.Track) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if x.Number != y.Number || x.Kind != y.Kind || x.Codec != y.Codec || !bytes.Equal(x.CodecPrivate, y.CodecPrivate) ||
+			x.Width != y.Width || x.Height != y.Height || x.SampleRate != y.SampleRate || x.Channels != y.Channels {
+			return false
+		}
+	}
+	return true
+}
+
+// TestMKVMerge reads a Matroska file written by mkvmerge, which laces audio
+// frames into blocks, and compares it with the same packets read from the
+// MP4 it was made from.
+func TestMKVMerge(t *testing.T) {
+	src := clip(t, "h264_aac.mkv")
+	out := t.TempDir() + "/mkvmerge.mkv"
+	run(t, "mkvmerge", "-q", "-o", out, src)
+	want := byTrack(readAll(t, openFile(t, src)))
+	s := openFile(t, out)
+	got := byTrack(readAll(t, s))
+	if len(s.Tracks()) != 2 {
+		t.Fatalf("tracks %+v", s.Tracks())
+	}
+	for tr, fs := range want {
+		if len(got[tr]) != len(fs) {
+			t.Fatalf("track %d: %d frames, ffmpeg's file %d", tr, len(got[tr]), len(fs))
+		}
+		for i, w := range fs {
+			g := got[tr][i]
+			if !bytes.Equal(g.Data, w.Data) || g.Key != w.Key {
+				t.Fatalf("track %d frame %d differs", tr, i)
+			}
+			// Laced frames are timed from the block and the AAC frame
+			// duration; Matroska itself keeps milliseconds.
+			if d := g.PTS - w.PTS; d < -1e6 || d > 1e6 {
+				t.Fatalf("track %d frame %d: pts %v, ffmpeg's file %v", tr, i, g.PTS, w.PTS)
+			}
+		}
+	}
+}
+
+// TestBadInput checks that broken input yields errors of the documented
+// kinds that name the problem, from OpenFile and from OpenReader alike.
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	read := func(t *testing.T, path string) []byte {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	annexb := read(t, clip(t, "h264.h264"))
+	var noSPS []byte
+	for _, n := range splitAnnexB(annexb) {
+		if typ := n[0] & 0x1F; typ != 7 && typ != 8 {
+			noSPS = append(append(noSPS, 0, 0, 0, 1), n...)
+		}
+	}
+	random := make([]byte, 8192)
+	for i := range random {
+		random[i] = byte(i*7919 + i*i*31 + 13)
+	}
+	mkvData := read(t, clip(t, "h264_aac.mkv"))
+
+	cases := []struct {
+		name string
+		data []byte
+		opts []Option
+		// open: the error expected from opening; else from reading.
+		open bool
+		kind error
+		says []string
+	}{
+		{"h264 without SPS", noSPS, nil, true, ErrNoParameterSets, []string{"no SPS/PPS before the first picture"}},
+		{"h265 given h264", read(t, clip(t, "h264.h264")), []Option{WithFormat(FormatH265)}, true, ErrNoParameterSets, []string{"no VPS/SPS/PPS"}},
+		{"random bytes", random, nil, true, ErrUnknownFormat, []string{"first bytes"}},
+		{"random bytes as mkv", random, []Option{WithFormat(FormatMKV)}, true, ErrInvalid, []string{"mkv"}},
+		{"random bytes as h264", random, []Option{WithFormat(FormatH264)}, true, ErrNoTracks, []string{"no picture"}},
+		{"mkv cut in half", mkvData[:len(mkvData)/2], nil, false, ErrTruncated, []string{"mkv"}},
+		{"empty", nil, nil, true, ErrEmptyInput, []string{"empty"}},
+		{"avi", append([]byte("RIFF\x00\x00\x00\x00AVI LIST"), random[:100]...), nil, true, ErrUnsupported, []string{"AVI"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := write(strings.ReplaceAll(c.name, " ", "_"), c.data)
+			for _, via := range []string{"OpenFile", "OpenReader"} {
+				var s Source
+				var err error
+				if via == "OpenFile" {
+					s, err = OpenFile(path, c.opts...)
+				} else {
+					s, err = OpenReader(bytes.NewReader(c.data), c.opts...)
+				}
+				if err == nil {
+					if c.open {
+						s.Close()
+						t.Fatalf("%s: no error opening", via)
+					}
+					n := 0
+					for ; err == nil; n++ {
+						_, err = s.ReadFrame()
+					}
+					s.Close()
+					if n < 2 {
+						t.Errorf("%s: error after %d frames, want some frames before it", via, n)
+					}
+				} else if !c.open {
+					t.Fatalf("%s: opening: %v", via, err)
+				}
+				if !errors.Is(err, c.kind) {
+					t.Fatalf("%s: error %q is not %v", via, err, c.kind)
+				}
+				for _, w := range c.says {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("%s: error %q does not mention %q", via, err, w)
+					}
+				}
+				t.Logf("%s: %v", via, err)
+			}
+		})
+	}
+}
+
+func splitAnnexB(b []byte) [][]byte {
+	var out [][]byte
+	s := nalSplitter{}
+	s.write(b)
+	for {
+		n, _ := s.next(true)
+		if n == nil {
+			return out
+		}
+		out = append(out, append([]byte(nil), n...))
+	}
+}
+
+// TestTruncatedKeepsFrames: the frames before the point where a file is
+// cut are delivered, identical to the whole file's, before the error.
+func TestTruncatedKeepsFrames(t *testing.T) {
+	for _, name := range []string{"h264_aac.mkv", "h265_aac.mkv"} {
+		t.Run(name, func(t *testing.T) {
+			path := clip(t, name)
+			full := byTrack(readAll(t, openFile(t, path)))
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cut := filepath.Join(t.TempDir(), name)
+			if err := os.WriteFile(cut, data[:len(data)*3/4], 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s := openFile(t, cut)
+			var got []media.Frame
+			for {
+				f, err := s.ReadFrame()
+				if err != nil {
+					t.Logf("after %d frames: %v", len(got), err)
+					break
+				}
+				got = append(got, f)
+			}
+			total := 0
+			for tr, fs := range byTrack(got) {
+				total += len(fs)
+				for i, f := range fs {
+					w := full[tr][i]
+					if f.PTS != w.PTS || f.DTS != w.DTS || !bytes.Equal(f.Data, w.Data) {
+						t.Fatalf("track %d frame %d differs from the whole file's", tr, i)
+					}
+				}
+			}
+			all := len(full[1]) + len(full[2])
+			if total < all/2 {
+				t.Errorf("%d of %d frames from three quarters of the file", total, all)
+			}
+		})
+	}
+}
