@@ -5,7 +5,9 @@ set -euo pipefail
 
 apt_pkgs=(ffmpeg mkvtoolnix gstreamer1.0-tools gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav
-  gstreamer1.0-plugins-ugly gstreamer1.0-rtsp python3-gi gir1.2-gst-rtsp-server-1.0)
+  gstreamer1.0-plugins-ugly gstreamer1.0-rtsp python3-gi gir1.2-gst-rtsp-server-1.0
+  qemu-system-x86 busybox-static kmod cpio xz-utils linux-image-amd64 linux-headers-amd64
+  linux-source-6.1 v4l2loopback-dkms)
 
 missing=()
 for p in "${apt_pkgs[@]}"; do
