@@ -1,9 +1,9 @@
 // Package device provides sources of media frames: the tracks of a stream and
 // then its frames, in decoding order, with timestamps measured from the
-// stream's start. This package holds the file sources (Matroska/WebM and
+// stream's start. This package holds the file sources (Matroska/WebM, MP4 and
 // Annex-B H.264/H.265 elementary streams, from a file or a pipe such as stdin;
-// MP4 and MPEG-TS are recognised but not read yet); live sources (cameras,
-// RTSP, a test pattern) implement the same Source interface.
+// MPEG-TS is recognised but not read yet); live sources (cameras, RTSP, a
+// test pattern) implement the same Source interface.
 //
 // # Sources
 //
@@ -38,6 +38,20 @@
 //     when the track has no reordering, never exceeds PTS and never decreases.
 //     Payloads stored in Annex-B form, or with 1- or 2-byte NAL lengths, are
 //     converted.
+//   - MP4 (FormatMP4), by this package's own box parser: progressive files
+//     (moov before or after mdat) and fragmented ones (moof/mdat with tfhd,
+//     tfdt and trun, trex defaults), H.264 (avc1/avc3), H.265 (hvc1/hev1) and
+//     AAC (mp4a with esds, also inside a QuickTime wave box). Composition
+//     offsets (ctts, trun) give PTS; negative ones (version 1) move the
+//     track's DTS back by the largest negative offset seen, so that PTS never
+//     precedes DTS. The first edit of an edit list is applied as a time shift
+//     (an initial empty edit delays the track, the first media edit's
+//     media_time is subtracted, as players do); further edits are ignored. Files opened with OpenFile are
+//     read at random, in DTS order; OpenReader reads the input once from the
+//     start. A non-seekable progressive MP4 whose moov follows its mdat cannot
+//     be read that way: OpenReader then copies the input from the mdat on to a
+//     temporary file, which Close removes. Boxes that must be held in memory
+//     (moov, moof) are limited to 64 MiB.
 //   - Annex-B elementary streams (FormatH264, FormatH265): access units are
 //     delimited as H.264 clause 7.4.1.2.3 and H.265 clause 7.4.2.4.4 describe:
 //     a new one starts at an access unit delimiter, parameter set, SEI (prefix
@@ -61,8 +75,8 @@
 // When the input is cut short or malformed, ReadFrame first returns the
 // frames read before the problem and then the error.
 //
-// Video tracks whose decoder configuration is not in the container header are
-// completed from the stream before OpenFile or OpenReader return, from the
-// first parameter sets in the stream (frames before them cannot be decoded and
-// are dropped).
+// Video tracks whose decoder configuration is not in the container header (MP4
+// avc3 without parameter sets) are completed from the stream before OpenFile
+// or OpenReader return, from the first parameter sets in the stream (frames
+// before them cannot be decoded and are dropped).
 package device

@@ -74,7 +74,11 @@ func makeClips(t *testing.T, dir string) error {
 	remux := func(in, out string, args ...string) {
 		ffmpeg(t, append(append([]string{"-i", p(in)}, args...), p(out))...)
 	}
+	remux("h264_aac.mp4", "h264_aac_faststart.mp4", "-c", "copy", "-movflags", "+faststart")
+	remux("h264_aac.mp4", "h264_aac_frag.mp4", "-c", "copy", "-movflags", "frag_keyframe+empty_moov+default_base_moof")
 	remux("h264_aac.mp4", "h264_aac.mkv", "-c", "copy")
+	remux("h264_aac.mp4", "h264_aac.mov", "-c", "copy")
+	remux("h264_aac.mp4", "h264_aac_fragmoov.mp4", "-c", "copy", "-movflags", "frag_keyframe")
 	remux("h264_aac.mp4", "h264.h264", "-map", "0:v", "-c", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "h264")
 	remux("h264_bf.mp4", "h264_bf.mkv", "-c", "copy")
 	remux("h265_aac.mp4", "h265_aac.mkv", "-c", "copy")
@@ -99,8 +103,15 @@ type fileCase struct {
 
 var fileCases = []fileCase{
 	{clip: "h264_aac.mkv", video: media.CodecH264, audio: true},
-	{clip: "h264.h264", video: media.CodecH264, annexB: true, fps: 25}, // rate from the SPS timing
+	{clip: "h264_aac_faststart.mp4", video: media.CodecH264, audio: true, dts: true},
+	{clip: "h264_aac.mp4", video: media.CodecH264, audio: true, dts: true},
+	{clip: "h264_aac_frag.mp4", video: media.CodecH264, audio: true, dts: true},
+	{clip: "h264_aac_fragmoov.mp4", video: media.CodecH264, audio: true, dts: true}, // first fragment in moov
+	{clip: "h264_aac.mov", video: media.CodecH264, audio: true, dts: true},          // QuickTime sound entry, wave box
+	{clip: "h264.h264", video: media.CodecH264, annexB: true, fps: 25},              // rate from the SPS timing
+	{clip: "h264_bf.mp4", video: media.CodecH264, audio: true, dts: true},
 	{clip: "h264_bf.mkv", video: media.CodecH264, audio: true},
+	{clip: "h265_aac.mp4", video: media.CodecH265, audio: true, dts: true},
 	{clip: "h265_aac.mkv", video: media.CodecH265, audio: true},
 	{clip: "h265.hevc", video: media.CodecH265, annexB: true, fps: 30}, // no VUI parsing: default
 	{clip: "h265.hevc", video: media.CodecH265, annexB: true, fps: 25, opts: []Option{WithFPS(25)}},

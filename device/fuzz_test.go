@@ -50,6 +50,26 @@ func drain(t *testing.T, s Source, err error) {
 	}
 }
 
+// FuzzMP4 reads arbitrary bytes as MP4, as a stream and at random.
+func FuzzMP4(f *testing.F) {
+	f.Add([]byte("\x00\x00\x00\x08moov"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := OpenReader(bytes.NewReader(b), WithFormat(FormatMP4))
+		drain(t, s, err)
+		cfg, _ := newConfig(nil)
+		d, err := newMP4FileDemuxer(bytes.NewReader(b), int64(len(b)), cfg)
+		if err != nil {
+			return
+		}
+		s, err = newSource(d, cfg, nil)
+		if err != nil {
+			d.close()
+			return
+		}
+		drain(t, s, nil)
+	})
+}
+
 // FuzzAnnexB reads arbitrary bytes as an H.264 or H.265 elementary stream.
 func FuzzAnnexB(f *testing.F) {
 	f.Add(annexB(nSPS, nPPS, nIDR, nP, nAUD, nP), false)

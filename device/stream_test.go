@@ -16,7 +16,10 @@ import (
 func TestOpenReaderPipe(t *testing.T) {
 	for _, name := range []string{
 		"h264_aac.mkv", "h264.h264", "h265.hevc",
-		"h264_bf.mkv",
+		"h264_aac_frag.mp4",
+		"h264_aac_faststart.mp4", // moov first: read as a stream
+		"h264_aac.mp4",           // moov last: copied to a temporary file
+		"h264_bf.mp4",
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := clip(t, name)
@@ -94,6 +97,25 @@ func TestMKVMerge(t *testing.T) {
 	}
 }
 
+// mp4Boxes lists the offset and size of the top-level boxes of an MP4
+// file by type.
+func mp4Boxes(t *testing.T, b []byte) map[string][][2]int64 {
+	t.Helper()
+	out := map[string][][2]int64{}
+	for off := int64(0); off < int64(len(b)); {
+		typ, _, size, need := boxHeader(b[off:])
+		if need > 0 {
+			t.Fatalf("box header at %d", off)
+		}
+		if size < 0 {
+			size = int64(len(b)) - off
+		}
+		out[typ] = append(out[typ], [2]int64{off, size})
+		off += size
+	}
+	return out
+}
+
 // TestBadInput checks that broken input yields errors of the documented
 // kinds that name the problem, from OpenFile and from OpenReader alike.
 func TestBadInput(t *testing.T) {
@@ -112,6 +134,14 @@ func TestBadInput(t *testing.T) {
 		}
 		return b
 	}
+	faststart := read(t, clip(t, "h264_aac_faststart.mp4"))
+	moovLast := read(t, clip(t, "h264_aac.mp4"))
+	frag := read(t, clip(t, "h264_aac_frag.mp4"))
+	fs := mp4Boxes(t, faststart)
+	ml := mp4Boxes(t, moovLast)
+	fr := mp4Boxes(t, frag)
+	half := func(b []byte, box [][2]int64, i int) []byte { return b[:box[i][0]+box[i][1]/2] }
+
 	annexb := read(t, clip(t, "h264.h264"))
 	var noSPS []byte
 	for _, n := range splitAnnexB(annexb) {
@@ -134,9 +164,17 @@ func TestBadInput(t *testing.T) {
 		kind error
 		says []string
 	}{
+		{"mp4 cut mid-moov", half(faststart, fs["moov"], 0), nil, true, ErrTruncated, []string{"moov"}},
+		{"mp4 moov first, cut mid-mdat", half(faststart, fs["mdat"], 0), nil, false, ErrTruncated, []string{"mdat"}},
+		{"mp4 moov last, cut mid-mdat", half(moovLast, ml["mdat"], 0), nil, true, ErrTruncated, []string{"moov", "mdat"}},
+		{"mp4 moov last, cut mid-moov", half(moovLast, ml["moov"], 0), nil, true, ErrTruncated, []string{"moov"}},
+		{"fragmented mp4 cut mid-moov", half(frag, fr["moov"], 0), nil, true, ErrTruncated, []string{"moov"}},
+		{"fragmented mp4 cut in the second moof", half(frag, fr["moof"], 1), nil, false, ErrTruncated, []string{"moof"}},
+		{"fragmented mp4 cut in the second mdat", half(frag, fr["mdat"], 1), nil, false, ErrTruncated, []string{"mdat"}},
 		{"h264 without SPS", noSPS, nil, true, ErrNoParameterSets, []string{"no SPS/PPS before the first picture"}},
 		{"h265 given h264", read(t, clip(t, "h264.h264")), []Option{WithFormat(FormatH265)}, true, ErrNoParameterSets, []string{"no VPS/SPS/PPS"}},
 		{"random bytes", random, nil, true, ErrUnknownFormat, []string{"first bytes"}},
+		{"random bytes as mp4", random, []Option{WithFormat(FormatMP4)}, true, ErrTruncated, []string{"no moov box"}},
 		{"random bytes as mkv", random, []Option{WithFormat(FormatMKV)}, true, ErrInvalid, []string{"mkv"}},
 		{"random bytes as h264", random, []Option{WithFormat(FormatH264)}, true, ErrNoTracks, []string{"no picture"}},
 		{"mkv cut in half", mkvData[:len(mkvData)/2], nil, false, ErrTruncated, []string{"mkv"}},
@@ -200,7 +238,7 @@ func splitAnnexB(b []byte) [][]byte {
 // TestTruncatedKeepsFrames: the frames before the point where a file is
 // cut are delivered, identical to the whole file's, before the error.
 func TestTruncatedKeepsFrames(t *testing.T) {
-	for _, name := range []string{"h264_aac.mkv", "h265_aac.mkv"} {
+	for _, name := range []string{"h264_aac_faststart.mp4", "h264_aac_frag.mp4", "h264_aac.mkv"} {
 		t.Run(name, func(t *testing.T) {
 			path := clip(t, name)
 			full := byTrack(readAll(t, openFile(t, path)))
