@@ -29,6 +29,7 @@ func benchClip(b *testing.B, name string) string {
 			"-t", "10", "-c:v", "libx264", "-preset", "veryfast", "-g", "60", "-b:v", "2M", "-c:a", "aac", "-ac", "2",
 			"-movflags", "+faststart", mp4)
 		ffmpeg(b, "-i", mp4, "-c", "copy", filepath.Join(dir, "bench.mkv"))
+		ffmpeg(b, "-i", mp4, "-c", "copy", filepath.Join(dir, "bench.ts"))
 		ffmpeg(b, "-i", mp4, "-c", "copy", "-movflags", "frag_keyframe+empty_moov+default_base_moof", filepath.Join(dir, "bench_frag.mp4"))
 	})
 	if benchDir == "" {
@@ -77,3 +78,4 @@ func benchRead(b *testing.B, name string) {
 func BenchmarkMP4Read(b *testing.B)     { benchRead(b, "bench.mp4") }
 func BenchmarkMP4FragRead(b *testing.B) { benchRead(b, "bench_frag.mp4") }
 func BenchmarkMKVRead(b *testing.B)     { benchRead(b, "bench.mkv") }
+func BenchmarkTSRead(b *testing.B)      { benchRead(b, "bench.ts") }

@@ -1,9 +1,9 @@
 // Package device provides sources of media frames: the tracks of a stream and
 // then its frames, in decoding order, with timestamps measured from the
-// stream's start. This package holds the file sources (Matroska/WebM, MP4 and
-// Annex-B H.264/H.265 elementary streams, from a file or a pipe such as stdin;
-// MPEG-TS is recognised but not read yet); live sources (cameras, RTSP, a
-// test pattern) implement the same Source interface.
+// stream's start. This package holds the file sources (Matroska/WebM, MP4,
+// MPEG-TS and Annex-B H.264/H.265 elementary streams, from a file or a pipe
+// such as stdin); live sources (cameras, RTSP, a test pattern) implement the
+// same Source interface.
 //
 // # Sources
 //
@@ -52,6 +52,14 @@
 //     be read that way: OpenReader then copies the input from the mdat on to a
 //     temporary file, which Close removes. Boxes that must be held in memory
 //     (moov, moof) are limited to 64 MiB.
+//   - MPEG-TS (FormatTS), demultiplexed with github.com/asticode/go-astits:
+//     stream types 0x1B (H.264), 0x24 (H.265) and 0x0F (AAC in ADTS) of the
+//     first program. PTS and DTS come from the PES headers (90 kHz, with the
+//     33-bit wrap undone). Video PES payloads are split into access units as
+//     for elementary streams; an access unit takes the timestamps of the PES
+//     packet in which it starts, or continues from the previous one. ADTS
+//     frames get the PES timestamp when they start in that packet, otherwise
+//     the previous frame's plus 1024 samples.
 //   - Annex-B elementary streams (FormatH264, FormatH265): access units are
 //     delimited as H.264 clause 7.4.1.2.3 and H.265 clause 7.4.2.4.4 describe:
 //     a new one starts at an access unit delimiter, parameter set, SEI (prefix
@@ -73,10 +81,12 @@
 // raised to keep the output non-decreasing and a warning is logged.
 //
 // When the input is cut short or malformed, ReadFrame first returns the
-// frames read before the problem and then the error.
+// frames read before the problem and then the error (an MPEG-TS simply ends
+// with its last complete frame).
 //
-// Video tracks whose decoder configuration is not in the container header (MP4
-// avc3 without parameter sets) are completed from the stream before OpenFile
-// or OpenReader return, from the first parameter sets in the stream (frames
-// before them cannot be decoded and are dropped).
+// Tracks whose decoder configuration is not in the container header (MP4 avc3
+// without parameter sets, MPEG-TS) are completed from the stream before
+// OpenFile or OpenReader return: video from the first parameter sets in the
+// stream (frames before them cannot be decoded and are dropped), AAC from the
+// first ADTS header.
 package device

@@ -79,9 +79,12 @@ func makeClips(t *testing.T, dir string) error {
 	remux("h264_aac.mp4", "h264_aac.mkv", "-c", "copy")
 	remux("h264_aac.mp4", "h264_aac.mov", "-c", "copy")
 	remux("h264_aac.mp4", "h264_aac_fragmoov.mp4", "-c", "copy", "-movflags", "frag_keyframe")
+	remux("h264_aac.mp4", "h264_aac.ts", "-c", "copy")
 	remux("h264_aac.mp4", "h264.h264", "-map", "0:v", "-c", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "h264")
+	remux("h264_bf.mp4", "h264_bf.ts", "-c", "copy")
 	remux("h264_bf.mp4", "h264_bf.mkv", "-c", "copy")
 	remux("h265_aac.mp4", "h265_aac.mkv", "-c", "copy")
+	remux("h265_aac.mp4", "h265_aac.ts", "-c", "copy")
 	remux("h265_aac.mp4", "h265.hevc", "-map", "0:v", "-c", "copy", "-bsf:v", "hevc_mp4toannexb", "-f", "hevc")
 	return nil
 }
@@ -91,8 +94,8 @@ type fileCase struct {
 	clip  string
 	video media.Codec
 	audio bool
-	// annexB: the input is Annex-B video; packet data is compared unit by
-	// unit with ffprobe's instead of by MD5.
+	// annexB: the container stores Annex-B video (and ADTS audio); packet
+	// data is compared unit by unit with ffprobe's instead of by MD5.
 	annexB bool
 	// fps: an elementary stream, timestamps n/fps.
 	fps  float64
@@ -108,11 +111,14 @@ var fileCases = []fileCase{
 	{clip: "h264_aac_frag.mp4", video: media.CodecH264, audio: true, dts: true},
 	{clip: "h264_aac_fragmoov.mp4", video: media.CodecH264, audio: true, dts: true}, // first fragment in moov
 	{clip: "h264_aac.mov", video: media.CodecH264, audio: true, dts: true},          // QuickTime sound entry, wave box
-	{clip: "h264.h264", video: media.CodecH264, annexB: true, fps: 25},              // rate from the SPS timing
+	{clip: "h264_aac.ts", video: media.CodecH264, audio: true, annexB: true, dts: true},
+	{clip: "h264.h264", video: media.CodecH264, annexB: true, fps: 25}, // rate from the SPS timing
 	{clip: "h264_bf.mp4", video: media.CodecH264, audio: true, dts: true},
+	{clip: "h264_bf.ts", video: media.CodecH264, audio: true, annexB: true, dts: true},
 	{clip: "h264_bf.mkv", video: media.CodecH264, audio: true},
 	{clip: "h265_aac.mp4", video: media.CodecH265, audio: true, dts: true},
 	{clip: "h265_aac.mkv", video: media.CodecH265, audio: true},
+	{clip: "h265_aac.ts", video: media.CodecH265, audio: true, annexB: true, dts: true},
 	{clip: "h265.hevc", video: media.CodecH265, annexB: true, fps: 30}, // no VUI parsing: default
 	{clip: "h265.hevc", video: media.CodecH265, annexB: true, fps: 25, opts: []Option{WithFPS(25)}},
 }

@@ -83,6 +83,15 @@ func FuzzAnnexB(f *testing.F) {
 	})
 }
 
+// FuzzTS reads arbitrary bytes as an MPEG transport stream.
+func FuzzTS(f *testing.F) {
+	f.Add(bytes.Repeat([]byte{0x47, 0x40, 0x00, 0x10}, 47))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := OpenReader(bytes.NewReader(b), WithFormat(FormatTS))
+		drain(t, s, err)
+	})
+}
+
 // FuzzDetect detects the format of arbitrary bytes and reads them as that.
 func FuzzDetect(f *testing.F) {
 	f.Add([]byte{0x1A, 0x45, 0xDF, 0xA3})

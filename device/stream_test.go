@@ -2,11 +2,14 @@ package device
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/asticode/go-astits"
 
 	"kvskit/media"
 )
@@ -15,7 +18,7 @@ import (
 // seeking nor ReadAt, and expects exactly what OpenFile reads.
 func TestOpenReaderPipe(t *testing.T) {
 	for _, name := range []string{
-		"h264_aac.mkv", "h264.h264", "h265.hevc",
+		"h264_aac.mkv", "h264_aac.ts", "h264.h264", "h265.hevc", "h265_aac.ts",
 		"h264_aac_frag.mp4",
 		"h264_aac_faststart.mp4", // moov first: read as a stream
 		"h264_aac.mp4",           // moov last: copied to a temporary file
@@ -97,6 +100,60 @@ func TestMKVMerge(t *testing.T) {
 	}
 }
 
+// TestTSTimestampWrap reads a transport stream whose 33-bit timestamps wrap
+// in the middle and expects the timing of the same stream without the wrap.
+func TestTSTimestampWrap(t *testing.T) {
+	src := clip(t, "h264_aac.ts")
+	wrapped := t.TempDir() + "/wrap.ts"
+	// 2^33 / 90 kHz is 95443.7 s; ffmpeg starts the clip at 1.4 s.
+	ffmpeg(t, "-i", src, "-c", "copy", "-output_ts_offset", "95441.5", wrapped)
+	if !tsWraps(t, wrapped) {
+		t.Fatal("the remuxed clip does not wrap")
+	}
+	want := byTrack(readAll(t, openFile(t, src)))
+	got := byTrack(readAll(t, openFile(t, wrapped)))
+	for tr, fs := range want {
+		if len(got[tr]) != len(fs) {
+			t.Fatalf("track %d: %d frames, unwrapped clip %d", tr, len(got[tr]), len(fs))
+		}
+		for i, w := range fs {
+			g := got[tr][i]
+			if d := g.PTS - w.PTS; d < -1e5 || d > 1e5 {
+				t.Fatalf("track %d frame %d: pts %v, without wrap %v", tr, i, g.PTS, w.PTS)
+			}
+			if d := g.DTS - w.DTS; d < -1e5 || d > 1e5 {
+				t.Fatalf("track %d frame %d: dts %v, without wrap %v", tr, i, g.DTS, w.DTS)
+			}
+		}
+	}
+}
+
+// tsWraps reports whether the PES timestamps of a transport stream
+// wrap around 2^33.
+func tsWraps(t *testing.T, path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	dmx := astits.NewDemuxer(context.Background(), f)
+	var last int64 = -1
+	for {
+		d, err := dmx.NextData()
+		if err != nil {
+			return false
+		}
+		if d.PES == nil || d.PES.Header.OptionalHeader == nil || d.PES.Header.OptionalHeader.PTS == nil {
+			continue
+		}
+		pts := d.PES.Header.OptionalHeader.PTS.Base
+		if last >= 0 && pts < last-1<<32 {
+			return true
+		}
+		last = pts
+	}
+}
+
 // mp4Boxes lists the offset and size of the top-level boxes of an MP4
 // file by type.
 func mp4Boxes(t *testing.T, b []byte) map[string][][2]int64 {
@@ -175,6 +232,7 @@ func TestBadInput(t *testing.T) {
 		{"h265 given h264", read(t, clip(t, "h264.h264")), []Option{WithFormat(FormatH265)}, true, ErrNoParameterSets, []string{"no VPS/SPS/PPS"}},
 		{"random bytes", random, nil, true, ErrUnknownFormat, []string{"first bytes"}},
 		{"random bytes as mp4", random, []Option{WithFormat(FormatMP4)}, true, ErrTruncated, []string{"no moov box"}},
+		{"random bytes as ts", random, []Option{WithFormat(FormatTS)}, true, ErrNoTracks, []string{"PMT"}},
 		{"random bytes as mkv", random, []Option{WithFormat(FormatMKV)}, true, ErrInvalid, []string{"mkv"}},
 		{"random bytes as h264", random, []Option{WithFormat(FormatH264)}, true, ErrNoTracks, []string{"no picture"}},
 		{"mkv cut in half", mkvData[:len(mkvData)/2], nil, false, ErrTruncated, []string{"mkv"}},
@@ -238,7 +296,7 @@ func splitAnnexB(b []byte) [][]byte {
 // TestTruncatedKeepsFrames: the frames before the point where a file is
 // cut are delivered, identical to the whole file's, before the error.
 func TestTruncatedKeepsFrames(t *testing.T) {
-	for _, name := range []string{"h264_aac_faststart.mp4", "h264_aac_frag.mp4", "h264_aac.mkv"} {
+	for _, name := range []string{"h264_aac_faststart.mp4", "h264_aac_frag.mp4", "h264_aac.mkv", "h264_aac.ts"} {
 		t.Run(name, func(t *testing.T) {
 			path := clip(t, name)
 			full := byTrack(readAll(t, openFile(t, path)))

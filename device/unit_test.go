@@ -273,6 +273,18 @@ func TestDTSDeriver(t *testing.T) {
 	}
 }
 
+func TestUnwrap(t *testing.T) {
+	const wrap = int64(1) << 33
+	var u unwrapper
+	in := []int64{wrap - 3000, wrap - 1500, 100, 1600, 1000, 3100, wrap - 10, 200}
+	want := []int64{wrap - 3000, wrap - 1500, wrap + 100, wrap + 1600, wrap + 1000, wrap + 3100, wrap - 10, wrap + 200}
+	for i, v := range in {
+		if got := u.unwrap(v); got != want[i] {
+			t.Errorf("unwrap(%d) = %d, want %d", v, got, want[i])
+		}
+	}
+}
+
 // fakeDemuxer returns prepared packets.
 type fakeDemuxer struct {
 	infos   []*trackInfo
