@@ -42,7 +42,7 @@ const (
 	DefaultUserAgent     = "kvskit-rtsp"
 	// DefaultInterleaveWindow is how long ReadFrame waits for a silent track
 	// before returning frames of the others.
-	DefaultInterleaveWindow = time.Second
+	DefaultInterleaveWindow = 2 * time.Second
 )
 
 // udpWait is how long Auto waits for the first packet over UDP before it
@@ -141,7 +141,7 @@ func WithUserAgent(ua string) Option {
 
 // WithInterleaveWindow sets how long ReadFrame holds back frames while a
 // track has nothing queued, to return frames of all tracks in timestamp
-// order (default 1 s). A track silent for longer is not waited for.
+// order (default 2 s). A track silent for longer is not waited for.
 func WithInterleaveWindow(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {
