@@ -3,7 +3,7 @@ GO ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 export CGO_ENABLED ?= 0
 
-.PHONY: all build deps check test test-go demo serve bench cross fuzz
+.PHONY: all build deps check test test-go demo serve bench cross
 
 all: build
 
@@ -31,6 +31,10 @@ test: deps check cross test-go
 
 serve: build
 	./bin/kvs serve --listen 127.0.0.1:4567 --data-dir ./kvs-data
+
+# The main job on the built-in local endpoint: stream the sample clip into it.
+demo: build
+	./bin/kvs demo
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

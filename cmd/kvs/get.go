@@ -27,7 +27,7 @@ func newGetCmd() *cobra.Command {
 	return cmd
 }
 
-var fragmentNumberRE = regexp.MustCompile(`^[0-9]{20,128}$`)
+var fragmentNumberRE = regexp.MustCompile(`^[0-9]+$`)
 
 // parseTime reads RFC 3339 or epoch seconds.
 func parseTime(s string) (time.Time, error) {
@@ -48,7 +48,7 @@ func startSelector(start, timestamp string) (kvsapi.StartSelector, error) {
 	case "earliest":
 		return kvsapi.StartSelector{Type: "EARLIEST"}, nil
 	}
-	if fragmentNumberRE.MatchString(start) {
+	if len(start) >= 20 && len(start) <= 128 && fragmentNumberRE.MatchString(start) {
 		return kvsapi.StartSelector{Type: "FRAGMENT_NUMBER", FragmentNumber: start}, nil
 	}
 	t, err := parseTime(start)

@@ -1,0 +1,360 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+
+	"kvskit/producer"
+)
+
+// cameraConfig is one capture: a source streamed into a stream.
+type cameraConfig struct {
+	Source           string            `yaml:"source"`
+	Stream           string            `yaml:"stream"`
+	CreateStream     bool              `yaml:"create_stream"`
+	RetentionHours   int               `yaml:"retention_hours"`
+	FragmentDuration time.Duration     `yaml:"fragment_duration"`
+	Tags             map[string]string `yaml:"tags"`
+}
+
+// captureConfig is the --config file: several cameras, each to its own stream.
+type captureConfig struct {
+	Cameras []cameraConfig `yaml:"cameras"`
+}
+
+func loadCaptureConfig(path string) (captureConfig, error) {
+	var c captureConfig
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	if len(c.Cameras) == 0 {
+		return c, fmt.Errorf("config %s: no cameras", path)
+	}
+	seen := map[string]bool{}
+	for i, cam := range c.Cameras {
+		if cam.Source == "" || cam.Stream == "" {
+			return c, fmt.Errorf("config %s: camera %d needs source and stream", path, i+1)
+		}
+		if seen[cam.Stream] {
+			return c, fmt.Errorf("config %s: stream %q appears twice (one connection per stream)", path, cam.Stream)
+		}
+		seen[cam.Stream] = true
+	}
+	return c, nil
+}
+
+type captureOptions struct {
+	client        clientOptions
+	cam           cameraConfig
+	config        string
+	metricsListen string
+}
+
+func newCaptureCmd() *cobra.Command {
+	var o captureOptions
+	cmd := &cobra.Command{
+		Use:   "capture --source URI --stream NAME",
+		Short: "Stream live sources (RTSP cameras, test pattern) into KVS, as a service",
+		Long: `Capture live video and stream it into KVS until SIGINT/SIGTERM, which flush
+the open fragment and wait for its acknowledgement. Sources:
+  rtsp://user:pass@host:554/path   an RTSP camera (UDP, falling back to TCP)
+  test://                          the sample clip looped at its real rate
+Sources that fail are reopened with backoff; a full buffer drops the oldest
+fragments (reported) rather than falling behind. --config FILE (YAML) runs
+several cameras:
+  cameras:
+    - source: rtsp://cam1.local/stream
+      stream: cam1
+      create_stream: true
+      retention_hours: 24
+With --metrics-listen, /healthz answers 200 while every camera has persisted a
+fragment recently, and /metrics serves Prometheus counters.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(cmd)
+			if err != nil {
+				return err
+			}
+			var cams []cameraConfig
+			switch {
+			case o.config != "":
+				c, err := loadCaptureConfig(o.config)
+				if err != nil {
+					return err
+				}
+				cams = c.Cameras
+			case o.cam.Source != "" && o.cam.Stream != "":
+				cams = []cameraConfig{o.cam}
+			default:
+				return errors.New("give --source and --stream, or --config FILE")
+			}
+			return runCapture(cmd.Context(), o, cams, log)
+		},
+	}
+	o.client.addFlags(cmd)
+	f := cmd.Flags()
+	f.StringVar(&o.cam.Source, "source", "", "source URI (rtsp://..., test://)")
+	f.StringVar(&o.cam.Stream, "stream", "", "stream name")
+	f.BoolVar(&o.cam.CreateStream, "create-stream", false, "create the stream if it does not exist")
+	f.IntVar(&o.cam.RetentionHours, "retention", 24, "data retention in hours for a created stream")
+	f.DurationVar(&o.cam.FragmentDuration, "fragment-duration", 2*time.Second, "target fragment duration")
+	f.StringVar(&o.config, "config", "", "YAML file listing several cameras")
+	f.StringVar(&o.metricsListen, "metrics-listen", "", "address for /healthz and /metrics (e.g. 127.0.0.1:9110)")
+	return cmd
+}
+
+// camera is one running capture and its counters.
+type camera struct {
+	cfg     cameraConfig
+	log     *slog.Logger
+	started time.Time
+
+	mu             sync.Mutex
+	prod           *producer.Producer
+	sourceOpens    int
+	sourceErrors   int
+	lastPersisted  time.Time
+	persistLatency time.Duration
+	state          string
+}
+
+func (c *camera) set(f func(c *camera)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f(c)
+}
+
+func runCapture(ctx context.Context, o captureOptions, cams []cameraConfig, log *slog.Logger) error {
+	cfg, endpoint, err := o.client.resolve(ctx)
+	if err != nil {
+		return err
+	}
+	var running []*camera
+	for _, cc := range cams {
+		running = append(running, &camera{cfg: cc, log: log.With("stream", cc.Stream), started: time.Now(), state: "starting"})
+	}
+	if o.metricsListen != "" {
+		ln, err := net.Listen("tcp", o.metricsListen)
+		if err != nil {
+			return fmt.Errorf("--metrics-listen %s: %w", o.metricsListen, err)
+		}
+		hs := &http.Server{Handler: metricsHandler(running), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = hs.Serve(ln) }()
+		defer hs.Close()
+		log.Info("metrics listening", "addr", ln.Addr().String())
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(running))
+	for i, c := range running {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = c.run(ctx, cfg, endpoint)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// run streams one camera until ctx ends, reopening the source when it fails.
+func (c *camera) run(ctx context.Context, awsCfg aws.Config, endpoint string) error {
+	backoff := time.Second
+	var p *producer.Producer
+	var origin time.Time
+	defer func() {
+		if p == nil {
+			return
+		}
+		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := p.Close(cctx); err != nil {
+			c.log.Error("closing the upload", "err", err)
+		}
+		st := p.Stats()
+		c.log.Info("capture stopped", "persisted", st.Persisted, "dropped", st.Dropped, "failed", st.Failed)
+	}()
+	for ctx.Err() == nil {
+		src, err := openLive(ctx, c.cfg.Source)
+		if err != nil {
+			c.set(func(c *camera) { c.sourceErrors++; c.state = "source unavailable" })
+			c.log.Warn("source unavailable", "source", c.cfg.Source, "err", err, "retry_in", backoff)
+			if !sleepCtx(ctx, backoff) {
+				break
+			}
+			backoff = min(2*backoff, 30*time.Second)
+			continue
+		}
+		backoff = time.Second
+		if p == nil {
+			origin = src.Origin()
+			p, err = producer.New(ctx, producer.Config{
+				StreamName: c.cfg.Stream, Region: awsCfg.Region, EndpointURL: endpoint, Credentials: awsCfg.Credentials,
+				CreateStream: c.cfg.CreateStream, RetentionHours: c.cfg.RetentionHours, Tags: c.cfg.Tags,
+				StartTime: origin, FragmentDuration: c.cfg.FragmentDuration, Logger: c.log, OnEvent: c.onEvent,
+			}, src.Tracks())
+			if err != nil {
+				src.Close()
+				return fmt.Errorf("stream %s: %w", c.cfg.Stream, err)
+			}
+			c.set(func(c *camera) { c.prod = p })
+		}
+		c.set(func(c *camera) { c.sourceOpens++; c.state = "streaming" })
+		c.log.Info("capturing", "source", c.cfg.Source, "tracks", trackSummary(src.Tracks()))
+		// Frames of a reopened source keep the first source's time origin.
+		shift := src.Origin().Sub(origin)
+		stop := context.AfterFunc(ctx, func() { src.Close() })
+		for {
+			fr, err := src.ReadFrame()
+			if err != nil {
+				if ctx.Err() == nil {
+					c.set(func(c *camera) { c.sourceErrors++; c.state = "source failed" })
+					c.log.Warn("source failed; reopening", "err", err)
+				}
+				break
+			}
+			fr.PTS += shift
+			fr.DTS += shift
+			if err := p.WriteFrame(ctx, fr); err != nil && ctx.Err() == nil {
+				c.log.Warn("frame refused", "err", err)
+			}
+		}
+		stop()
+		src.Close()
+	}
+	return nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (c *camera) onEvent(ev producer.Event) {
+	switch ev.Type {
+	case producer.FragmentPersisted:
+		c.set(func(c *camera) { c.lastPersisted, c.persistLatency = ev.Time, ev.Latency })
+		c.log.Info("fragment persisted", "number", ev.Number, "timecode", ev.Timecode, "latency", ev.Latency)
+	case producer.FragmentDropped, producer.FragmentError:
+		c.log.Warn("fragment lost", "event", ev.Type.String(), "timecode", ev.Timecode, "error_id", ev.ErrorID,
+			"error_code", ev.ErrorCode, "err", ev.Err)
+	case producer.Reconnecting:
+		c.log.Warn("reconnecting", "err", ev.Err)
+	}
+}
+
+// healthy reports whether the camera persisted a fragment recently (or is
+// still starting).
+func (c *camera) healthy(now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	window := 3*c.cfg.FragmentDuration + 10*time.Second
+	if c.lastPersisted.IsZero() {
+		return now.Sub(c.started) < window+20*time.Second
+	}
+	return now.Sub(c.lastPersisted) < window
+}
+
+func metricsHandler(cams []*camera) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		now := time.Now()
+		ok := true
+		var list []map[string]any
+		for _, c := range cams {
+			h := c.healthy(now)
+			ok = ok && h
+			c.mu.Lock()
+			entry := map[string]any{"stream": c.cfg.Stream, "healthy": h, "state": c.state}
+			if !c.lastPersisted.IsZero() {
+				entry["last_persisted"] = c.lastPersisted.UTC().Format(time.RFC3339Nano)
+			}
+			c.mu.Unlock()
+			list = append(list, entry)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if !ok {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"healthy": ok, "cameras": list})
+	})
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		writeMetrics(w, cams)
+	})
+	return mux
+}
+
+type metric struct {
+	name, help, kind string
+	value            func(c *camera, st producer.Stats) float64
+}
+
+var captureMetrics = []metric{
+	{"kvs_frames_total", "Frames accepted from the source.", "counter", func(_ *camera, st producer.Stats) float64 { return float64(st.Frames) }},
+	{"kvs_fragments_total", "Fragments closed and buffered.", "counter", func(_ *camera, st producer.Stats) float64 { return float64(st.Fragments) }},
+	{"kvs_fragments_persisted_total", "Fragments acknowledged PERSISTED.", "counter", func(_ *camera, st producer.Stats) float64 { return float64(st.Persisted) }},
+	{"kvs_fragments_failed_total", "Fragments refused for good.", "counter", func(_ *camera, st producer.Stats) float64 { return float64(st.Failed) }},
+	{"kvs_fragments_dropped_total", "Fragments dropped from a full buffer.", "counter", func(_ *camera, st producer.Stats) float64 { return float64(st.Dropped) }},
+	{"kvs_fragments_duplicated_total", "Fragments sent again after a reconnect.", "counter", func(_ *camera, st producer.Stats) float64 { return float64(st.Duplicates) }},
+	{"kvs_bytes_sent_total", "PutMedia body bytes sent.", "counter", func(_ *camera, st producer.Stats) float64 { return float64(st.BytesSent) }},
+	{"kvs_putmedia_reconnects_total", "PutMedia sessions started after a failure.", "counter", func(_ *camera, st producer.Stats) float64 { return float64(st.Reconnects) }},
+	{"kvs_source_opens_total", "Times the source was opened.", "counter", func(c *camera, _ producer.Stats) float64 { return float64(c.sourceOpens) }},
+	{"kvs_source_errors_total", "Source failures (open or read).", "counter", func(c *camera, _ producer.Stats) float64 { return float64(c.sourceErrors) }},
+	{"kvs_buffer_bytes", "Bytes held until acknowledged.", "gauge", func(_ *camera, st producer.Stats) float64 { return float64(st.BufferBytes) }},
+	{"kvs_buffer_seconds", "Media duration held until acknowledged.", "gauge", func(_ *camera, st producer.Stats) float64 { return st.BufferDuration.Seconds() }},
+	{"kvs_persist_latency_seconds", "Latency of the last PERSISTED acknowledgement.", "gauge", func(c *camera, _ producer.Stats) float64 { return c.persistLatency.Seconds() }},
+}
+
+func writeMetrics(w http.ResponseWriter, cams []*camera) {
+	type snap struct {
+		c  *camera
+		st producer.Stats
+	}
+	var snaps []snap
+	for _, c := range cams {
+		c.mu.Lock()
+		p := c.prod
+		c.mu.Unlock()
+		var st producer.Stats
+		if p != nil {
+			st = p.Stats()
+		}
+		snaps = append(snaps, snap{c, st})
+	}
+	sort.Slice(snaps, func(i, j int) bool { return snaps[i].c.cfg.Stream < snaps[j].c.cfg.Stream })
+	for _, m := range captureMetrics {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", m.name, m.help, m.name, m.kind)
+		for _, s := range snaps {
+			s.c.mu.Lock()
+			v := m.value(s.c, s.st)
+			s.c.mu.Unlock()
+			fmt.Fprintf(w, "%s{stream=%q} %g\n", m.name, s.c.cfg.Stream, v)
+		}
+	}
+}

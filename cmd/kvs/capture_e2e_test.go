@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// rssKB reads a process's resident set size.
+func rssKB(pid int) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			return strconv.Atoi(strings.Fields(line)[1])
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS for %d", pid)
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestCaptureTestPatternForAMinute runs `kvs capture --source test://` into
+// kvs serve for a minute: fragments every ~2 s, persisted-latency logs,
+// health and metrics endpoints, flat memory, and a clean SIGTERM.
+func TestCaptureTestPatternForAMinute(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for a minute")
+	}
+	dir := t.TempDir()
+	p := startServe(t, filepath.Join(dir, "data"))
+	metrics := freePort(t)
+	cmd := exec.Command(kvsBin, "capture", "--source", "test://", "--stream", "pattern", "--create-stream",
+		"--metrics-listen", metrics, "--log-level", "info")
+	cmd.Env = append(p.Env(), "AWS_ENDPOINT_URL_KINESIS_VIDEO="+p.URL)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var logLines []string
+	logDone := make(chan struct{})
+	go func() {
+		defer close(logDone)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			logLines = append(logLines, sc.Text())
+		}
+	}()
+	defer func() { _ = cmd.Process.Kill() }()
+
+	const run = 60 * time.Second
+	began := time.Now()
+	var rss []int
+	for time.Since(began) < run {
+		time.Sleep(5 * time.Second)
+		kb, err := rssKB(cmd.Process.Pid)
+		if err != nil {
+			t.Fatalf("capture exited early: %v", err)
+		}
+		rss = append(rss, kb)
+	}
+	resp, err := http.Get("http://" + metrics + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"healthy":true`) {
+		t.Errorf("/healthz: %d %s", resp.StatusCode, body)
+	}
+	resp, err = http.Get("http://" + metrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `kvs_fragments_persisted_total{stream="pattern"}`) {
+		t.Errorf("/metrics lacks the persisted counter:\n%s", body)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- cmd.Wait() }()
+	select {
+	case err := <-waitErr:
+		if err != nil {
+			t.Errorf("capture exit after SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("capture did not stop within 30 s of SIGTERM")
+	}
+	<-logDone
+
+	frags := p.fragmentsOf(t, "pattern")
+	if n := len(frags); n < 27 || n > 33 {
+		t.Fatalf("%d fragments in a minute, want about 30 (one every 2 s)", n)
+	}
+	var prev time.Time
+	for i, f := range frags {
+		ts, err := time.Parse(time.RFC3339Nano, f.ProducerTimestamp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 && i < len(frags)-1 {
+			if gap := ts.Sub(prev); gap < 1900*time.Millisecond || gap > 2100*time.Millisecond {
+				t.Errorf("fragment %d starts %s after the previous one, want about 2 s", i, gap)
+			}
+		}
+		prev = ts
+	}
+	persistedLogs := 0
+	for _, l := range logLines {
+		if strings.Contains(l, "fragment persisted") && strings.Contains(l, "latency=") {
+			persistedLogs++
+		}
+	}
+	if persistedLogs < len(frags)-1 {
+		t.Errorf("%d persisted-latency log lines for %d fragments", persistedLogs, len(frags))
+	}
+	// Flat memory: after warming up, resident memory grows by less than 4 MB.
+	warm, last := rss[2], rss[len(rss)-1]
+	t.Logf("resident memory every 5 s (kB): %v", rss)
+	if last-warm > 4096 {
+		t.Errorf("resident memory grew from %d kB to %d kB", warm, last)
+	}
+}
