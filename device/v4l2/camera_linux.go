@@ -15,6 +15,21 @@ type camera struct {
 	q   *queue
 	fmt format
 	fps float64 // the rate the driver accepted, 0 when it has no control
+
+	lastSeq uint32 // sequence number of the last buffer
+	haveSeq bool
+}
+
+// skipped returns how many frames the driver dropped before the buffer with
+// sequence number seq (gaps in the sequence numbers, which drivers leave
+// when no buffer was queued in time).
+func (c *camera) skipped(seq uint32) uint64 {
+	var n uint64
+	if c.haveSeq && seq-c.lastSeq > 1 && seq-c.lastSeq < 1<<30 {
+		n = uint64(seq - c.lastSeq - 1)
+	}
+	c.lastSeq, c.haveSeq = seq, true
+	return n
 }
 
 // preferred capture formats when none is asked for, best first: H.264 is

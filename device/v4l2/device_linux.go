@@ -230,18 +230,6 @@ func (d *device) setFrameRate(typ uint32, fps float64) (float64, error) {
 	return float64(tpf.Denominator) / float64(tpf.Numerator), nil
 }
 
-// fpsFraction turns a frame rate into a time per frame fraction, exact for
-// whole rates and for the NTSC rates (29.97 -> 1001/30000).
-func fpsFraction(fps float64) (num, den uint32) {
-	if r := float64(int(fps + 0.5)); fps == r {
-		return 1, uint32(r)
-	}
-	if n := fps * 1001 / 1000; n == float64(int(n+0.5)) && n > 0 {
-		return 1001, uint32(n * 1000)
-	}
-	return 1000, uint32(fps*1000 + 0.5)
-}
-
 // setCrop sets the crop rectangle of queue typ (single-planar type names,
 // as the selection API takes them) to the top-left w x h.
 func (d *device) setCrop(typ uint32, w, h int) error {

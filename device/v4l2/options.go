@@ -362,3 +362,15 @@ func newConfig(raw string, opts []Option) (*config, error) {
 	}
 	return c, nil
 }
+
+// fpsFraction turns a frame rate into a time per frame fraction, exact for
+// whole rates and for the NTSC rates (29.97 -> 1001/30000).
+func fpsFraction(fps float64) (num, den uint32) {
+	if r := math.Round(fps); fps == r {
+		return 1, uint32(r)
+	}
+	if n := fps * 1001 / 1000; math.Abs(n-math.Round(n)) < 0.001 {
+		return 1001, uint32(math.Round(n) * 1000)
+	}
+	return 1000, uint32(math.Round(fps * 1000))
+}

@@ -349,6 +349,9 @@ func (s *Source) nextUnit() (unit, time.Duration, error) {
 				}
 				continue
 			default:
+				if n := s.cam.skipped(d.seq); n > 0 {
+					s.count(func(st *Stats) { st.DriverDrops += n })
+				}
 				mono := captureTime(d.ts, d.flags, false, monoNow())
 				if s.enc == nil {
 					u, ok := s.asm.push(d.data)

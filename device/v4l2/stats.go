@@ -15,6 +15,9 @@ type Stats struct {
 	Bytes      uint64 // access unit bytes returned
 	Dropped    uint64 // pictures dropped: errored buffers, frames before a key frame
 	Reconnects uint64 // times the camera was reopened after going away
+	// DriverDrops counts frames the driver dropped (gaps in the buffer
+	// sequence numbers), usually because frames were not read fast enough.
+	DriverDrops uint64
 	// TimestampRepairs counts frames whose timestamp did not advance and
 	// was moved after the previous frame's.
 	TimestampRepairs uint64

@@ -126,7 +126,6 @@ func TestVMCaptureEncodeMKV(t *testing.T) {
 		t.Fatal(err)
 	}
 	var last time.Duration
-	var deltas []time.Duration
 	var cluster int64
 	for i := 0; i < vmCaptureFrames; i++ {
 		f, err := src.ReadFrame()
@@ -141,9 +140,6 @@ func TestVMCaptureEncodeMKV(t *testing.T) {
 		}
 		if i > 0 && f.PTS <= last {
 			t.Fatalf("frame %d: PTS %v after %v", i, f.PTS, last)
-		}
-		if i > 0 {
-			deltas = append(deltas, f.PTS-last)
 		}
 		if f.DTS != f.PTS {
 			t.Fatalf("frame %d: DTS %v != PTS %v", i, f.DTS, f.PTS)
@@ -167,17 +163,19 @@ func TestVMCaptureEncodeMKV(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mean := last / (vmCaptureFrames - 1)
-	want := time.Second / vmCaptureFPS
-	t.Logf("PTS deltas: %v", deltas)
-	if mean < want*3/4 || mean > want*5/4 {
-		t.Errorf("mean frame interval %v, want about %v", mean, want)
-	}
+	// The emulated VM runs slowly, more so on a loaded machine, and vivid
+	// then drops frames (leaving gaps in its sequence numbers); the
+	// timestamps must span the frames returned plus those dropped.
 	st := src.Stats()
-	t.Logf("stats %+v, mean interval %v", st, mean)
+	span := time.Duration(vmCaptureFrames-1+int(st.DriverDrops)) * time.Second / vmCaptureFPS
+	t.Logf("stats %+v; PTS span %v for %v of frames", st, last, span)
+	if d := (last - span).Abs(); d > span*15/100+2*time.Second/vmCaptureFPS {
+		t.Errorf("PTS span %v, want about %v", last, span)
+	}
 	if st.Frames != vmCaptureFrames || st.PixelFormat != "YUYV" || st.Encoder != "custom" || st.FPS != vmCaptureFPS {
 		t.Errorf("stats %+v", st)
 	}
+	saveArtifact("capture.json", []byte(fmt.Sprintf(`{"frames":%d,"driver_drops":%d}`, vmCaptureFrames, st.DriverDrops)))
 	saveArtifact("capture.mkv", buf.Bytes())
 	if err := src.Close(); err != nil {
 		t.Fatal(err)
@@ -515,7 +513,7 @@ func TestVMPassthroughLoopback(t *testing.T) {
 	}
 	var last time.Duration
 	var cluster int64
-	prev := -1
+	prev, steps := -1, 0
 	for i := 0; i < vmLoopFrames; i++ {
 		f, err := src.ReadFrame()
 		if err != nil {
@@ -540,8 +538,12 @@ func TestVMPassthroughLoopback(t *testing.T) {
 		if i == 0 && j%10 != 0 {
 			t.Fatalf("first frame is clip access unit %d, not an IDR", j)
 		}
-		if prev >= 0 && j != (prev+1)%len(aus) {
-			t.Logf("frame %d: clip access unit %d after %d (the loopback skipped some)", i, j, prev)
+		if prev >= 0 {
+			step := (j - prev + len(aus)) % len(aus)
+			if step != 1 {
+				t.Logf("frame %d: clip access unit %d after %d (the loopback skipped some)", i, j, prev)
+			}
+			steps += step
 		}
 		prev = j
 		idr := h264.IsKeyFrame(nalus)
@@ -570,6 +572,7 @@ func TestVMPassthroughLoopback(t *testing.T) {
 		}
 	}
 	saveArtifact("passthrough.mkv", buf.Bytes())
+	saveArtifact("passthrough.json", []byte(fmt.Sprintf(`{"frames":%d,"writes":%d}`, vmLoopFrames, steps)))
 	t.Logf("stats %+v", src.Stats())
 
 	// With the writer stopped, ReadFrame blocks; Close must end it.
