@@ -127,17 +127,16 @@ type camera struct {
 	ln   net.Listener
 
 	// Settings, fixed before the first connection.
-	audio     bool   // offer the AAC track
-	audioFor  func(session int) bool // overrides audio per session
-	h265      bool   // announce H.265 instead (to change the tracks)
-	noSprop   bool   // no parameter sets in the SDP
-	noSR      bool   // send no RTCP sender reports
-	udp       string // "refuse" (461) or "silent" (accept, send nothing)
-	timeout   int    // Session timeout, seconds
-	digest    string // "user:pass": require Digest authentication
+	audio     bool                                                   // offer the AAC track
+	audioFor  func(session int) bool                                 // overrides audio per session
+	noSprop   bool                                                   // no parameter sets in the SDP
+	noSR      bool                                                   // send no RTCP sender reports
+	udp       string                                                 // "refuse" (461) or "silent" (accept, send nothing)
+	timeout   int                                                    // Session timeout, seconds
+	digest    string                                                 // "user:pass": require Digest authentication
 	tsOffset  func(session int, elapsed time.Duration) time.Duration // shifts the camera's RTP clock
-	endAfter  func(session int) (time.Duration, string) // how a session ends: "stall", "close", "bye", "teardown"
-	setupHook func(session int) (code int)              // a status to answer SETUP with instead of 200
+	endAfter  func(session int) (time.Duration, string)              // how a session ends: "stall", "close", "bye", "teardown"
+	setupHook func(session int) (code int)                           // a status to answer SETUP with instead of 200
 
 	sessions   atomic.Int32
 	keepalives atomic.Int32
@@ -220,15 +219,10 @@ func (c *camera) hasAudio(session int) bool {
 func (c *camera) sdp(session int) string {
 	var b strings.Builder
 	b.WriteString("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=test camera\r\nt=0 0\r\na=control:*\r\n")
-	switch {
-	case c.h265:
-		b.WriteString("m=video 0 RTP/AVP 96\r\na=rtpmap:96 H265/90000\r\na=control:video\r\n")
-	default:
-		b.WriteString("m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:video\r\n")
-		if !c.noSprop {
-			fmt.Fprintf(&b, "a=fmtp:96 packetization-mode=1;sprop-parameter-sets=%s,%s\r\n",
-				base64.StdEncoding.EncodeToString(c.clip.sps), base64.StdEncoding.EncodeToString(c.clip.pps))
-		}
+	b.WriteString("m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:video\r\n")
+	if !c.noSprop {
+		fmt.Fprintf(&b, "a=fmtp:96 packetization-mode=1;sprop-parameter-sets=%s,%s\r\n",
+			base64.StdEncoding.EncodeToString(c.clip.sps), base64.StdEncoding.EncodeToString(c.clip.pps))
 	}
 	if c.hasAudio(session) {
 		fmt.Fprintf(&b, "m=audio 0 RTP/AVP 97\r\na=rtpmap:97 MPEG4-GENERIC/48000/2\r\n"+

@@ -259,7 +259,7 @@ func readHeaderAndBody(br *bufio.Reader) (header, []byte, error) {
 				return nil, nil, fmt.Errorf("%w: continuation line without a field", ErrMalformed)
 			}
 			v := h[last]
-			v[len(v)-1] += " " + strings.TrimSpace(line)
+			v[len(v)-1] = strings.TrimSpace(v[len(v)-1] + " " + strings.TrimSpace(line))
 			continue
 		}
 		name, value, ok := strings.Cut(line, ":")

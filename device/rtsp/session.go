@@ -530,23 +530,27 @@ func (s *session) readLoop() {
 			s.fail(fmt.Errorf("rtsp: read: %w", err))
 			return
 		}
-		switch {
-		case m.resp != nil:
-			select {
-			case s.respCh <- m.resp:
-			default: // nobody waits for it
-			}
-		case m.req != nil:
-			s.answer(m.req)
-		default:
-			now := s.src.now()
-			for _, t := range s.tracks {
-				switch m.channel {
-				case t.rtpChannel:
-					s.handleRTP(t, m.payload, now)
-				case t.rtcpChannel:
-					s.handleRTCP(t, m.payload, now)
-				}
+		s.dispatch(m, s.src.now())
+	}
+}
+
+// dispatch handles one message read from the connection after PLAY.
+func (s *session) dispatch(m message, now time.Duration) {
+	switch {
+	case m.resp != nil:
+		select {
+		case s.respCh <- m.resp:
+		default: // nobody waits for it
+		}
+	case m.req != nil:
+		s.answer(m.req)
+	default:
+		for _, t := range s.tracks {
+			switch m.channel {
+			case t.rtpChannel:
+				s.handleRTP(t, m.payload, now)
+			case t.rtcpChannel:
+				s.handleRTCP(t, m.payload, now)
 			}
 		}
 	}
