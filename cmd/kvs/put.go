@@ -28,6 +28,8 @@ type putOptions struct {
 	output      string
 	fragmentDur time.Duration
 	tags        []string
+	maxBytes    float64
+	maxFrags    float64
 }
 
 func newPutCmd() *cobra.Command {
@@ -60,6 +62,8 @@ was persisted; otherwise kvs names what failed and why.`,
 	f.StringVar(&o.output, "output", "text", "progress output: text (a bar on a terminal, lines otherwise) or json")
 	f.DurationVar(&o.fragmentDur, "fragment-duration", 2*time.Second, "target fragment duration")
 	f.StringSliceVar(&o.tags, "tag", nil, "stream tag KEY=VALUE for --create-stream (repeatable)")
+	f.Float64Var(&o.maxBytes, "max-bytes-per-second", 0, "client-side pacing (default: the KVS limit, 12.5 MB/s; -1: none, for a local endpoint with raised limits)")
+	f.Float64Var(&o.maxFrags, "max-fragments-per-second", 0, "client-side pacing (default: the KVS limit, 5; -1: none)")
 	return cmd
 }
 
@@ -126,6 +130,7 @@ func runPut(ctx context.Context, cmd *cobra.Command, o putOptions, path string) 
 		StreamName: o.stream, Region: cfg.Region, EndpointURL: endpoint, Credentials: cfg.Credentials,
 		Profile: o.client.profile, CreateStream: o.create, RetentionHours: o.retention, Tags: tags,
 		StartTime: start, FragmentDuration: o.fragmentDur, Block: true, Logger: log,
+		MaxBytesPerSecond: o.maxBytes, MaxFragmentsPerSecond: o.maxFrags,
 	}, src.Tracks())
 	if err != nil {
 		return err
