@@ -7,8 +7,9 @@ import (
 )
 
 // TestABILayout checks the structure layouts against the kernel's
-// videodev2.h (sizes and offsets as gcc lays them out for each
-// architecture) and the ioctl numbers derived from them. layout_64.go and
+// videodev2.h: the expected sizes and offsets are those gcc gives for
+// x86-64 and for arm-linux-gnueabihf (32-bit time_t, the ABI whose ioctl
+// numbers the kernel keeps serving). layout_64.go and
 // layout_32.go check the sizes at compile time as well, so a cross build
 // for arm64 or arm fails on a mismatch; this test also runs under
 // qemu-user (go test -exec qemu-arm-static).
@@ -67,9 +68,9 @@ func TestABILayout(t *testing.T) {
 	}
 }
 
-// TestIoctlNumbers compares the request numbers with those of the C
-// headers (printed by a C program with VIDIOC_* on amd64, and computed
-// with the 32-bit structure sizes for arm).
+// TestIoctlNumbers compares the request numbers with the VIDIOC_* values of
+// the C headers, as printed by programs built with gcc for x86-64 and
+// arm-linux-gnueabihf.
 func TestIoctlNumbers(t *testing.T) {
 	if iocDirShift != 30 {
 		t.Skip("numbers below are for the asm-generic encoding")

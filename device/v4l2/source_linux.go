@@ -291,7 +291,10 @@ func (s *Source) frame(u unit, mono time.Duration) media.Frame {
 	return media.Frame{Track: 1, PTS: pts, DTS: pts, Key: u.key, Data: u.avcc}
 }
 
-var errOpenDeadline = errors.New("v4l2: open deadline")
+var (
+	errOpenDeadline   = errors.New("v4l2: open deadline")
+	errEncoderStalled = errors.New("v4l2: the encoder took no picture")
+)
 
 // nextUnit runs the capture (and encoder) until an access unit is ready.
 func (s *Source) nextUnit() (unit, time.Duration, error) {
@@ -432,7 +435,7 @@ func (s *Source) wait() error {
 			return errOpenDeadline
 		}
 		if s.held != nil {
-			if rerr := s.encoderFailed(fmt.Errorf("v4l2: encoder took no picture for %v", timeout)); rerr != nil {
+			if rerr := s.encoderFailed(fmt.Errorf("%w for %v", errEncoderStalled, timeout)); rerr != nil {
 				return rerr
 			}
 			return nil
@@ -446,7 +449,7 @@ func (s *Source) wait() error {
 		return s.cameraFailed(errHangup)
 	}
 	if encIdx >= 0 && fds[encIdx].Revents&(unix.POLLERR|unix.POLLNVAL) != 0 && fds[encIdx].Revents&(unix.POLLIN|unix.POLLOUT) == 0 {
-		return s.encoderFailed(fmt.Errorf("v4l2: encoder poll error"))
+		return s.encoderFailed(fmt.Errorf("%w: poll reported an error", errEncoderStalled))
 	}
 	return nil
 }
@@ -545,7 +548,7 @@ func (s *Source) dropCamera() {
 // encoderFailed restarts the encoder after an error from it (a stalled or
 // vanished M2M device), or returns the error when that is not possible.
 func (s *Source) encoderFailed(err error) error {
-	if s.opening != nil || s.cam == nil {
+	if s.opening != nil || s.cam == nil || !(isGone(err) || errors.Is(err, errEncoderStalled)) {
 		return err
 	}
 	s.log.Warn("v4l2: encoder failed; restarting it", "encoder", s.enc.name(), "err", err)

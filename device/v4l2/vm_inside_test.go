@@ -381,6 +381,21 @@ func TestVMReconnect(t *testing.T) {
 	if err := <-bindErr; err != nil {
 		t.Fatalf("binding vivid: %v", err)
 	}
+	// A key frame on request, well before the encoder's interval of 30.
+	src.RequestKeyFrame()
+	key := -1
+	for i := 0; i < 5 && key < 0; i++ {
+		f, err := src.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Key {
+			key = i
+		}
+	}
+	if key < 0 {
+		t.Error("no key frame within 5 frames of RequestKeyFrame")
+	}
 	st := src.Stats()
 	t.Logf("gap %v, stats %+v", gap, st)
 	if gap < away-200*time.Millisecond {
