@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesisvideo"
+
+	"kvskit/internal/awsauth"
+	"kvskit/internal/kvsapi"
 	"kvskit/internal/testenv"
 	"kvskit/mkv"
 	"kvskit/server/store"
@@ -39,7 +45,13 @@ func readMKVClusters(t testing.TB, file string) []mkvCluster {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	r := mkv.NewReader(f)
+	return readClusters(t, f, filepath.Base(file))
+}
+
+// readClusters parses a Matroska stream into its clusters.
+func readClusters(t testing.TB, src io.Reader, file string) []mkvCluster {
+	t.Helper()
+	r := mkv.NewReader(src)
 	var out []mkvCluster
 	number := ""
 	for {
@@ -120,29 +132,60 @@ func (ac *archiveCheck) sourceOf(tc int64) (int64, bool) {
 	return tc - start, found
 }
 
-// verifyArchive reads a stream back with boto3 (ListFragments,
-// GetMediaForFragmentList, GetMedia EARLIEST) and checks that every
-// fragment acknowledged PERSISTED is there, and that every fragment there is
-// a whole source cluster, byte for byte. It returns the listed numbers.
-func verifyArchive(t *testing.T, p *serveProc, stream, outDir string, ac *archiveCheck) []string {
+// apiClient is a data-plane client of the server, signing with the
+// credentials kvs serve generated.
+func (p *serveProc) apiClient(t testing.TB) *kvsapi.Client {
 	t.Helper()
-	out, err := p.python(t, "getmedia.py", p.URL, p.Region, stream, outDir)
+	profiles, err := awsauth.LoadCredentialsFile(p.Creds)
 	if err != nil {
-		t.Fatalf("%s: %v", stream, err)
+		t.Fatal(err)
+	}
+	c := profiles["default"]
+	return kvsapi.New(aws.Config{
+		Region: p.Region,
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey}, nil
+		}),
+	}, p.URL)
+}
+
+// createStreams creates streams with a retention in hours.
+func createStreams(t testing.TB, p *serveProc, retention int32, names ...string) {
+	t.Helper()
+	kv := p.apiClient(t).Control()
+	for _, name := range names {
+		if _, err := kv.CreateStream(context.Background(), &kinesisvideo.CreateStreamInput{
+			StreamName: aws.String(name), DataRetentionInHours: aws.Int32(retention),
+		}); err != nil {
+			t.Fatalf("create stream %s: %v", name, err)
+		}
+	}
+}
+
+// verifyArchive reads a stream back (ListFragments, GetMediaForFragmentList)
+// and checks that every fragment acknowledged PERSISTED is there, and that
+// every fragment there is a whole source cluster, byte for byte. It returns
+// the listed numbers.
+func verifyArchive(t *testing.T, p *serveProc, stream string, ac *archiveCheck) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := p.apiClient(t)
+	frags, err := c.ListFragments(ctx, kvsapi.ListFragmentsInput{Stream: stream})
+	if err != nil {
+		t.Fatalf("%s: list fragments: %v", stream, err)
 	}
 	var listed []string
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if line == "" {
-			continue
-		}
-		var f struct{ FragmentNumber string }
-		if err := json.Unmarshal([]byte(line), &f); err != nil {
-			t.Fatalf("%s: fragment list line %q: %v", stream, line, err)
-		}
-		listed = append(listed, f.FragmentNumber)
+	for _, f := range frags {
+		listed = append(listed, f.Number)
 	}
-	if !slices.IsSorted(listed) {
-		t.Errorf("%s: fragments in producer-time order are not in number order: %v", stream, listed)
+	byProducer := slices.Clone(frags)
+	slices.SortStableFunc(byProducer, func(a, b kvsapi.Fragment) int { return a.ProducerTimestamp.Compare(b.ProducerTimestamp) })
+	for i := range frags {
+		if byProducer[i].Number != frags[i].Number {
+			t.Errorf("%s: fragments in producer-time order are not in number order", stream)
+			break
+		}
 	}
 	set := map[string]bool{}
 	for _, n := range listed {
@@ -153,43 +196,44 @@ func verifyArchive(t *testing.T, p *serveProc, stream, outDir string, ac *archiv
 			t.Errorf("%s: fragment %s (timecode %d) was acknowledged PERSISTED but is not listed", stream, n, tc)
 		}
 	}
-	files := []string{"getmedia.mkv"}
-	if len(listed) > 0 {
-		files = append(files, "list.mkv")
+	if len(listed) == 0 {
+		return nil
 	}
-	for _, name := range files {
-		clusters := readMKVClusters(t, filepath.Join(outDir, name))
-		var numbers []string
-		for _, c := range clusters {
-			numbers = append(numbers, c.Number)
-			srcTC, ok := ac.sourceOf(c.Timecode)
-			if !ok {
-				t.Errorf("%s/%s: fragment %s at %d precedes every upload", stream, name, c.Number, c.Timecode)
-				continue
-			}
-			want, ok := ac.src[srcTC]
-			if !ok {
-				t.Errorf("%s/%s: fragment %s (source timecode %d) is not a source cluster: cut off?", stream, name, c.Number, srcTC)
-				continue
-			}
-			if len(c.Blocks) != len(want.Blocks) {
-				t.Errorf("%s/%s: fragment %s (source timecode %d) has %d blocks, the source cluster %d",
-					stream, name, c.Number, srcTC, len(c.Blocks), len(want.Blocks))
-				continue
-			}
-			for i := range want.Blocks {
-				if !bytes.Equal(c.Blocks[i], want.Blocks[i]) {
-					t.Errorf("%s/%s: fragment %s block %d differs from the source", stream, name, c.Number, i)
-					break
-				}
-			}
-			if tc, ok := ac.acked[c.Number]; ok && tc != srcTC {
-				t.Errorf("%s/%s: fragment %s holds source cluster %d, its ACK named timecode %d", stream, name, c.Number, srcTC, tc)
+	body, err := c.GetMediaForFragmentList(ctx, stream, listed)
+	if err != nil {
+		t.Fatalf("%s: get media for fragment list: %v", stream, err)
+	}
+	defer body.Close()
+	var numbers []string
+	for _, cl := range readClusters(t, body, stream) {
+		numbers = append(numbers, cl.Number)
+		srcTC, ok := ac.sourceOf(cl.Timecode)
+		if !ok {
+			t.Errorf("%s: fragment %s at %d precedes every upload", stream, cl.Number, cl.Timecode)
+			continue
+		}
+		want, ok := ac.src[srcTC]
+		if !ok {
+			t.Errorf("%s: fragment %s (source timecode %d) is not a source cluster: cut off?", stream, cl.Number, srcTC)
+			continue
+		}
+		if len(cl.Blocks) != len(want.Blocks) {
+			t.Errorf("%s: fragment %s (source timecode %d) has %d blocks, the source cluster %d",
+				stream, cl.Number, srcTC, len(cl.Blocks), len(want.Blocks))
+			continue
+		}
+		for i := range want.Blocks {
+			if !bytes.Equal(cl.Blocks[i], want.Blocks[i]) {
+				t.Errorf("%s: fragment %s block %d differs from the source", stream, cl.Number, i)
+				break
 			}
 		}
-		if !slices.Equal(numbers, listed) {
-			t.Errorf("%s/%s: fragments %v, ListFragments %v", stream, name, numbers, listed)
+		if tc, ok := ac.acked[cl.Number]; ok && tc != srcTC {
+			t.Errorf("%s: fragment %s holds source cluster %d, its ACK named timecode %d", stream, cl.Number, srcTC, tc)
 		}
+	}
+	if !slices.Equal(numbers, listed) {
+		t.Errorf("%s: GetMediaForFragmentList returned %v, ListFragments %v", stream, numbers, listed)
 	}
 	return listed
 }
@@ -305,15 +349,8 @@ func TestCrashDuringIngest(t *testing.T) {
 	pace := paceFor(t, clip, 8*time.Second)
 
 	p := startServe(t, dataDir)
+	createStreams(t, p, 1, streams...)
 	var wg sync.WaitGroup
-	for _, s := range streams {
-		wg.Add(1)
-		go func() { defer wg.Done(); createStream(t, p, s, 1) }()
-	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
 
 	highest := ""
 	for round, killAfter := range []int{3, 12} {
@@ -381,7 +418,7 @@ func TestCrashDuringIngest(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				verifyArchive(t, p, s, filepath.Join(dir, fmt.Sprintf("round%d-%s", round, s)), checks[s])
+				verifyArchive(t, p, s, checks[s])
 			}()
 		}
 		wg.Wait()
@@ -415,7 +452,7 @@ func TestCrashDuringIngest(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			listed := verifyArchive(t, p, s, filepath.Join(dir, "final-"+s), checks[s])
+			listed := verifyArchive(t, p, s, checks[s])
 			if len(listed) < len(src) {
 				t.Errorf("%s: %d fragments listed after a complete upload of %d clusters", s, len(listed), len(src))
 			}

@@ -46,8 +46,7 @@ func TestShutdownDuringUpload(t *testing.T) {
 
 	// A steady upload: the fragment in flight is finished and stored.
 	p := startServe(t, dataDir)
-	createStream(t, p, "steady", 1)
-	createStream(t, p, "crawl", 1)
+	createStreams(t, p, 1, "steady", "crawl")
 	steady := startLiveUpload(t, p, "steady", clip, 3, append([]string{"--start", startArg(start)}, paceFor(t, clip, 8*time.Second)...)...)
 	select {
 	case <-steady.reached:
@@ -78,10 +77,10 @@ func TestShutdownDuringUpload(t *testing.T) {
 	t.Logf("steady: exited 0 in %s; %d fragments persisted at SIGTERM, %d in the end",
 		took.Round(time.Millisecond), len(atTerm), len(sp))
 
-	// A crawling upload, about 7 s per fragment: longer than the 5 s grace
+	// A crawling upload, about 10 s per fragment: longer than the 5 s grace
 	// period, so the fragment in flight is dropped.
 	p = startServe(t, dataDir)
-	crawl := startLiveUpload(t, p, "crawl", clip, 1, "--start", startArg(start), "--chunk", "1024", "--delay", "0.25")
+	crawl := startLiveUpload(t, p, "crawl", clip, 1, "--start", startArg(start), "--chunk", "1024", "--delay", "0.4")
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if _, buffering, _, _ := crawl.snapshot(); len(buffering) > 0 {
@@ -114,8 +113,8 @@ func TestShutdownDuringUpload(t *testing.T) {
 	t.Logf("crawl: exited 0 in %s; %d persisted, %d dropped", took.Round(time.Millisecond), len(cp), len(dropped))
 
 	p = startServe(t, dataDir)
-	verifyArchive(t, p, "steady", filepath.Join(dir, "steady"), &archiveCheck{src: src, starts: []int64{start}, acked: sp})
-	listed := verifyArchive(t, p, "crawl", filepath.Join(dir, "crawl"), &archiveCheck{src: src, starts: []int64{start}, acked: cp})
+	verifyArchive(t, p, "steady", &archiveCheck{src: src, starts: []int64{start}, acked: sp})
+	listed := verifyArchive(t, p, "crawl", &archiveCheck{src: src, starts: []int64{start}, acked: cp})
 	for _, n := range dropped {
 		for _, l := range listed {
 			if l == n {

@@ -80,7 +80,7 @@ func TestArchiveOutputReadByRealTools(t *testing.T) {
 	clip := makeFragmentedClip(t, dir, 6)
 	src := sourceClusters(t, clip)
 	p := startServe(t, filepath.Join(dir, "data"))
-	createStream(t, p, "tools", 1)
+	createStreams(t, p, 1, "tools")
 	start := time.Now().Add(-time.Hour).Truncate(time.Second).UnixMilli()
 	// Paced, so the fragments' server timestamps are spread out.
 	acks := upload(t, p, "tools", clip, append([]string{"--start", startArg(start)}, paceFor(t, clip, 5*time.Second)...)...)
