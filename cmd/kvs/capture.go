@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
+	"kvskit/device"
 	"kvskit/producer"
 )
 
@@ -74,9 +75,11 @@ func newCaptureCmd() *cobra.Command {
 	var o captureOptions
 	cmd := &cobra.Command{
 		Use:   "capture --source URI --stream NAME",
-		Short: "Stream live sources (RTSP cameras, test pattern) into KVS, as a service",
+		Short: "Stream live sources (V4L2 and RTSP cameras, test pattern) into KVS, as a service",
 		Long: `Capture live video and stream it into KVS until SIGINT/SIGTERM, which flush
 the open fragment and wait for its acknowledgement. Sources:
+  v4l2:///dev/video0?width=1280&height=720&fps=30&bitrate=2000000&keyint=60
+                                   a V4L2 camera (H.264 pass-through, or encoded)
   rtsp://user:pass@host:554/path   an RTSP camera (UDP, falling back to TCP)
   test://                          the sample clip looped at its real rate
 Sources that fail are reopened with backoff; a full buffer drops the oldest
@@ -113,7 +116,7 @@ fragment recently, and /metrics serves Prometheus counters.`,
 	}
 	o.client.addFlags(cmd)
 	f := cmd.Flags()
-	f.StringVar(&o.cam.Source, "source", "", "source URI (rtsp://..., test://)")
+	f.StringVar(&o.cam.Source, "source", "", "source URI (v4l2://..., rtsp://..., test://)")
 	f.StringVar(&o.cam.Stream, "stream", "", "stream name")
 	f.BoolVar(&o.cam.CreateStream, "create-stream", false, "create the stream if it does not exist")
 	f.IntVar(&o.cam.RetentionHours, "retention", 24, "data retention in hours for a created stream")
@@ -194,7 +197,7 @@ func (c *camera) run(ctx context.Context, awsCfg aws.Config, endpoint string) er
 		c.log.Info("capture stopped", "persisted", st.Persisted, "dropped", st.Dropped, "failed", st.Failed)
 	}()
 	for ctx.Err() == nil {
-		src, err := openLive(ctx, c.cfg.Source)
+		src, err := device.OpenURI(ctx, c.cfg.Source)
 		if err != nil {
 			c.set(func(c *camera) { c.sourceErrors++; c.state = "source unavailable" })
 			c.log.Warn("source unavailable", "source", c.cfg.Source, "err", err, "retry_in", backoff)

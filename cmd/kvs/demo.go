@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -17,7 +14,6 @@ import (
 
 	"kvskit/device"
 	"kvskit/internal/awsauth"
-	"kvskit/media"
 	"kvskit/producer"
 	"kvskit/samples/clip"
 	"kvskit/server"
@@ -104,14 +100,17 @@ func runDemo(ctx context.Context, cmd *cobra.Command, o demoOptions) error {
 		ctx, cancel = context.WithTimeout(ctx, o.duration)
 		defer cancel()
 	}
-	src, err := newLoopSource(clip.MKV)
+	src, err := device.NewTestPattern()
 	if err != nil {
 		return err
 	}
+	defer src.Close()
+	stop := context.AfterFunc(ctx, func() { src.Close() })
+	defer stop()
 	p, err := producer.New(ctx, producer.Config{
 		StreamName: o.stream, Region: region, EndpointURL: url,
 		Credentials:  credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, ""),
-		CreateStream: true, RetentionHours: 24, StartTime: time.Now(), Logger: log,
+		CreateStream: true, RetentionHours: 24, StartTime: src.Origin(), Logger: log,
 	}, src.Tracks())
 	if err != nil {
 		return err
@@ -121,23 +120,15 @@ func runDemo(ctx context.Context, cmd *cobra.Command, o demoOptions) error {
 	fmt.Fprintf(out, "kvs demo: watch it with:\n  AWS_SHARED_CREDENTIALS_FILE=%s kvs get media --endpoint-url %s --region %s --stream %s -o - | ffplay -\n",
 		credPath, url, region, o.stream)
 
-	wall := time.Now()
 	tick := time.NewTicker(5 * time.Second)
 	defer tick.Stop()
 	var runErr error
 	for ctx.Err() == nil {
 		fr, err := src.ReadFrame()
 		if err != nil {
-			runErr = err
-			break
-		}
-		if d := time.Until(wall.Add(fr.DTS)); d > 0 {
-			select {
-			case <-time.After(d):
-			case <-ctx.Done():
+			if ctx.Err() == nil {
+				runErr = err
 			}
-		}
-		if ctx.Err() != nil {
 			break
 		}
 		if err := p.WriteFrame(ctx, fr); err != nil && ctx.Err() == nil {
@@ -162,58 +153,3 @@ func runDemo(ctx context.Context, cmd *cobra.Command, o demoOptions) error {
 	}
 	return closeErr
 }
-
-// loopSource plays a clip over and over with continuing timestamps.
-type loopSource struct {
-	data   []byte
-	cur    device.Source
-	tracks []media.Track
-	offset time.Duration // added to the current pass's timestamps
-	end    time.Duration // end of the latest frame seen, offset included
-	step   time.Duration // last video frame interval, to place the next pass
-	last   time.Duration
-}
-
-func newLoopSource(data []byte) (*loopSource, error) {
-	src, err := device.OpenReader(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("sample clip: %w", err)
-	}
-	return &loopSource{data: data, cur: src, tracks: src.Tracks()}, nil
-}
-
-func (l *loopSource) Tracks() []media.Track { return l.tracks }
-
-func (l *loopSource) ReadFrame() (media.Frame, error) {
-	for attempt := 0; attempt < 2; attempt++ {
-		fr, err := l.cur.ReadFrame()
-		if errors.Is(err, io.EOF) {
-			l.cur.Close()
-			next, oerr := device.OpenReader(bytes.NewReader(l.data))
-			if oerr != nil {
-				return media.Frame{}, fmt.Errorf("sample clip: %w", oerr)
-			}
-			l.cur = next
-			l.offset = l.end + l.step
-			continue
-		}
-		if err != nil {
-			return media.Frame{}, err
-		}
-		fr.PTS += l.offset
-		fr.DTS += l.offset
-		if fr.Track == 1 {
-			if fr.DTS > l.last && l.last > 0 {
-				l.step = fr.DTS - l.last
-			}
-			l.last = fr.DTS
-		}
-		if fr.PTS > l.end {
-			l.end = fr.PTS
-		}
-		return fr, nil
-	}
-	return media.Frame{}, errors.New("sample clip has no frames")
-}
-
-func (l *loopSource) Close() error { return l.cur.Close() }
