@@ -131,15 +131,20 @@ type camera struct {
 	audioFor  func(session int) bool                                 // overrides audio per session
 	noSprop   bool                                                   // no parameter sets in the SDP
 	noSR      bool                                                   // send no RTCP sender reports
-	udp       string                                                 // "refuse" (461) or "silent" (accept, send nothing)
+	udp       string                                                 // "refuse" (461), "silent" (accept, send nothing) or "serve"
+	shuffle   bool                                                   // over UDP, send every 7th video packet after the next one
 	timeout   int                                                    // Session timeout, seconds
 	digest    string                                                 // "user:pass": require Digest authentication
 	tsOffset  func(session int, elapsed time.Duration) time.Duration // shifts the camera's RTP clock
 	endAfter  func(session int) (time.Duration, string)              // how a session ends: "stall", "close", "bye", "teardown"
 	setupHook func(session int) (code int)                           // a status to answer SETUP with instead of 200
 
+	spropSPS []byte // announced instead of the stream's SPS
+	expire   bool   // answer every other keep-alive with 401 and a new nonce
+
 	sessions   atomic.Int32
 	keepalives atomic.Int32
+	reports    atomic.Int32 // receiver reports about the camera's SSRCs
 	nonces     atomic.Int32
 	wg         sync.WaitGroup
 	mu         sync.Mutex
@@ -221,8 +226,12 @@ func (c *camera) sdp(session int) string {
 	b.WriteString("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=test camera\r\nt=0 0\r\na=control:*\r\n")
 	b.WriteString("m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\na=control:video\r\n")
 	if !c.noSprop {
+		sps := c.clip.sps
+		if c.spropSPS != nil {
+			sps = c.spropSPS
+		}
 		fmt.Fprintf(&b, "a=fmtp:96 packetization-mode=1;sprop-parameter-sets=%s,%s\r\n",
-			base64.StdEncoding.EncodeToString(c.clip.sps), base64.StdEncoding.EncodeToString(c.clip.pps))
+			base64.StdEncoding.EncodeToString(sps), base64.StdEncoding.EncodeToString(c.clip.pps))
 	}
 	if c.hasAudio(session) {
 		fmt.Fprintf(&b, "m=audio 0 RTP/AVP 97\r\na=rtpmap:97 MPEG4-GENERIC/48000/2\r\n"+
@@ -236,6 +245,18 @@ func (c *camera) sdp(session int) string {
 type camConn struct {
 	conn net.Conn
 	wmu  sync.Mutex
+	// Over UDP: a socket per track and the client's RTP and RTCP ports.
+	udp  [2]*net.UDPConn
+	dest [4]*net.UDPAddr
+}
+
+// send sends an RTP (even channel) or RTCP (odd) packet of track ch/2.
+func (cc *camConn) send(ch uint8, b []byte) error {
+	if d := cc.dest[ch]; d != nil {
+		_, err := cc.udp[ch/2].WriteToUDP(b, d)
+		return err
+	}
+	return cc.write(appendInterleaved(nil, ch, b))
 }
 
 func (cc *camConn) write(b []byte) error {
@@ -311,6 +332,11 @@ func (c *camera) handle(conn net.Conn) {
 			stop()
 		}
 		streamDone.Wait()
+		for _, u := range cc.udp {
+			if u != nil {
+				u.Close()
+			}
+		}
 	}()
 	var nonce string
 	for {
@@ -320,7 +346,13 @@ func (c *camera) handle(conn net.Conn) {
 		}
 		req := m.req
 		if req == nil {
-			continue // RTCP receiver reports, keep-alive answers
+			if m.channel == 1 || m.channel == 3 {
+				c.countReports(m.payload, uint32(m.channel/2+1))
+			}
+			continue
+		}
+		if req.method == "GET_PARAMETER" && c.expire && c.keepalives.Add(1)%2 == 1 {
+			nonce = "" // forget it: the next request gets a new one
 		}
 		if !c.authorized(cc, req, &nonce) {
 			continue
@@ -340,9 +372,27 @@ func (c *camera) handle(conn net.Conn) {
 			}
 			tr := req.hdr.get("transport")
 			if !strings.Contains(tr, "TCP") {
-				if c.udp == "silent" {
+				switch c.udp {
+				case "silent":
 					_ = cc.reply(req, 200, sess, "Transport: "+tr+";server_port=9-10")
-				} else {
+				case "serve":
+					th, err := parseTransport(tr)
+					track := 0
+					if strings.HasSuffix(req.url, "audio") {
+						track = 1
+					}
+					u, err2 := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+					if err != nil || err2 != nil {
+						_ = cc.reply(req, 400)
+						continue
+					}
+					cc.udp[track] = u
+					for i := range 2 {
+						cc.dest[2*track+i] = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: th.clientPort[i]}
+					}
+					port := u.LocalAddr().(*net.UDPAddr).Port
+					_ = cc.reply(req, 200, sess, fmt.Sprintf("Transport: %s;server_port=%d-%d", tr, port, port+1))
+				default:
 					_ = cc.reply(req, 461)
 				}
 				continue
@@ -360,13 +410,33 @@ func (c *camera) handle(conn net.Conn) {
 				}()
 			}
 		case "GET_PARAMETER":
-			c.keepalives.Add(1)
+			if !c.expire {
+				c.keepalives.Add(1)
+			}
 			_ = cc.reply(req, 200, sess)
 		case "TEARDOWN":
 			_ = cc.reply(req, 200, sess)
 			return
 		default:
 			_ = cc.reply(req, 501)
+		}
+	}
+}
+
+// countReports counts the receiver reports about ssrc in an RTCP packet.
+func (c *camera) countReports(b []byte, ssrc uint32) {
+	pkts, err := rtcp.Unmarshal(b)
+	if err != nil {
+		c.t.Errorf("client sent bad RTCP: %v", err)
+		return
+	}
+	for _, p := range flattenRTCP(pkts) {
+		if rr, ok := p.(*rtcp.ReceiverReport); ok {
+			for _, r := range rr.Reports {
+				if r.SSRC == ssrc && r.LastSequenceNumber > 0 && r.LastSenderReport != 0 {
+					c.reports.Add(1)
+				}
+			}
 		}
 	}
 }
@@ -396,8 +466,10 @@ func (c *camera) stream(ctx context.Context, cc *camConn, session int) {
 		secs := uint64(now.Unix()) + 2208988800
 		frac := uint64(now.Nanosecond()) << 32 / 1e9
 		b, _ := rtcp.Marshal([]rtcp.Packet{&rtcp.SenderReport{SSRC: ssrc, NTPTime: secs<<32 | frac, RTPTime: ts(base, rate, d)}})
-		return cc.write(appendInterleaved(nil, ch, b))
+		return cc.send(ch, b)
 	}
+	var heldBack []byte // a video packet sent late, to reorder
+	vPackets := 0
 	audio := c.hasAudio(session)
 	vFrame, aFrame, nextSR := 0, 0, time.Duration(0)
 	for {
@@ -445,7 +517,21 @@ func (c *camera) stream(ctx context.Context, cc *camConn, session int) {
 					Timestamp: ts(vBase, vRate, vAt), Marker: i == len(payloads)-1}, Payload: p}
 				vSeq++
 				b, _ := pkt.Marshal()
-				if err = cc.write(appendInterleaved(nil, 0, b)); err != nil {
+				vPackets++
+				switch {
+				case c.shuffle && vPackets%7 == 0:
+					heldBack = b
+					continue
+				case heldBack != nil:
+					err = cc.send(0, b)
+					if err == nil {
+						err = cc.send(0, heldBack)
+					}
+					heldBack = nil
+				default:
+					err = cc.send(0, b)
+				}
+				if err != nil {
 					break
 				}
 			}
@@ -457,7 +543,7 @@ func (c *camera) stream(ctx context.Context, cc *camConn, session int) {
 				Timestamp: ts(aBase, aRate, aAt), Marker: true}, Payload: payloads[0]}
 			aSeq++
 			b, _ := pkt.Marshal()
-			err = cc.write(appendInterleaved(nil, 2, b))
+			err = cc.send(2, b)
 			aFrame++
 		}
 		if err != nil {
@@ -583,6 +669,29 @@ func TestCameraTimestampsJumpBack(t *testing.T) {
 	}
 }
 
+// TestCameraUDPReordered plays over UDP a camera that sends some video
+// packets out of order: they are put back in order, nothing is lost, and the
+// frames are the clip's.
+func TestCameraUDPReordered(t *testing.T) {
+	cam := newCamera(t, func(c *camera) { c.udp, c.shuffle = "serve", true })
+	s := openCamera(t, cam.url(""), WithTransport(UDP))
+	c := newCollector(t, s)
+	video := 0
+	c.read(20*time.Second, func(f media.Frame) bool {
+		if f.Track == 1 {
+			want := h264.AppendLengthPrefixed(nil, cam.clip.video[video%len(cam.clip.video)]...)
+			if string(f.Data) != string(want) {
+				t.Fatalf("video frame %d differs", video)
+			}
+			video++
+		}
+		return video == 60
+	})
+	if st := s.Stats(); st.PacketsLost != 0 || st.FramesDropped != 0 || st.Transport != UDP {
+		t.Errorf("stats %+v", st)
+	}
+}
+
 // TestCameraAutoFallback: under Auto a camera that refuses UDP (461), or
 // accepts it and sends nothing, is played over TCP.
 func TestCameraAutoFallback(t *testing.T) {
@@ -641,7 +750,7 @@ func TestCameraReconnect(t *testing.T) {
 }
 
 // TestCameraKeepAlive: with a 2 s session timeout the client sends
-// GET_PARAMETER every second.
+// GET_PARAMETER every second, and RTCP receiver reports on both tracks.
 func TestCameraKeepAlive(t *testing.T) {
 	cam := newCamera(t, func(c *camera) { c.timeout = 2 })
 	s := openCamera(t, cam.url(""), WithTransport(TCP))
@@ -650,6 +759,39 @@ func TestCameraKeepAlive(t *testing.T) {
 	c.read(10*time.Second, func(media.Frame) bool { return time.Since(start) > 3500*time.Millisecond })
 	if n := cam.keepalives.Load(); n < 3 {
 		t.Errorf("%d keep-alives in %v", n, time.Since(start))
+	}
+	if n := cam.reports.Load(); n < 2 {
+		t.Errorf("%d receiver reports", n)
+	}
+}
+
+// TestCameraKeepAliveReauth: a camera whose Digest nonce expires answers a
+// keep-alive with 401; the client authenticates again at once.
+func TestCameraKeepAliveReauth(t *testing.T) {
+	cam := newCamera(t, func(c *camera) { c.timeout, c.digest, c.expire = 2, "admin:pw", true })
+	s := openCamera(t, cam.url("admin:pw"), WithTransport(TCP))
+	c := newCollector(t, s)
+	start := time.Now()
+	c.read(10*time.Second, func(media.Frame) bool { return time.Since(start) > 3500*time.Millisecond })
+	// Every keep-alive is answered with 401 first, then accepted.
+	if n := cam.keepalives.Load(); n < 6 {
+		t.Errorf("%d keep-alive requests in %v", n, time.Since(start))
+	}
+}
+
+// TestCameraParameterSetsChange: the SDP announces other parameter sets than
+// the stream carries; the stream's replace them in CodecPrivate.
+func TestCameraParameterSetsChange(t *testing.T) {
+	clip := testClip(t)
+	other := append([]byte(nil), clip.sps...)
+	other[3]-- // level_idc
+	cam := newCamera(t, func(c *camera) { c.spropSPS, c.audio = other, false })
+	s := openCamera(t, cam.url(""), WithTransport(TCP))
+	c := newCollector(t, s)
+	c.read(10*time.Second, func(media.Frame) bool { return len(c.frames) == 3 })
+	want, _ := h264.BuildAVCC([][]byte{clip.sps}, [][]byte{clip.pps})
+	if got := s.Tracks()[0].CodecPrivate; string(got) != string(want) {
+		t.Errorf("CodecPrivate %x, want the stream's %x", got, want)
 	}
 }
 

@@ -65,6 +65,9 @@ type rxTrack struct {
 
 	needKey bool
 
+	reorder *reorderer   // UDP only
+	ready   []heldPacket // reused by reorder
+
 	// Reception statistics (RFC 3550 appendix A.3 and A.8).
 	seqStarted      bool
 	baseSeq, maxSeq uint16
@@ -265,6 +268,7 @@ func (s *session) setup(i int, spec trackSpec) error {
 		if t.rtpConn, t.rtcpConn, err = listenPair(local); err != nil {
 			return fmt.Errorf("rtsp: UDP ports: %w", err)
 		}
+		t.reorder = &reorderer{}
 		port := t.rtpConn.LocalAddr().(*net.UDPAddr).Port
 		th = fmt.Sprintf("RTP/AVP;unicast;client_port=%d-%d", port, port+1)
 	default:
@@ -585,6 +589,7 @@ func (s *session) tickLoop() {
 	interval := max(s.timeout/2, time.Second)
 	nextKeepalive := s.playAt + interval
 	nextReport := s.playAt + time.Second
+	reauth := false // a keep-alive was just resent with new credentials
 	for {
 		select {
 		case <-s.done:
@@ -596,6 +601,16 @@ func (s *session) tickLoop() {
 				return
 			case resp.code == 405 || resp.code == 501:
 				s.getParameter = false
+			case resp.code == 401 && s.auth.hasCreds && !reauth:
+				// The nonce expired: answer the new challenge right away.
+				s.wmu.Lock()
+				_, err := s.auth.setChallenge(resp.header["www-authenticate"])
+				s.wmu.Unlock()
+				if err == nil {
+					reauth, nextKeepalive = true, 0
+				}
+			case resp.code == 200:
+				reauth = false
 			}
 			continue
 		case <-tk.C:
@@ -614,6 +629,7 @@ func (s *session) tickLoop() {
 			return
 		}
 		s.mu.Lock()
+		s.expireReordering(now)
 		if !s.synced && now >= s.syncAt {
 			s.sync()
 		}
@@ -646,6 +662,32 @@ func (s *session) handleRTP(t *rxTrack, buf []byte, now time.Duration) {
 	s.src.stats.packets.Add(1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if t.reorder == nil {
+		s.processRTP(t, &p, now)
+		return
+	}
+	ready := t.reorder.push(&p, now, t.ready[:0])
+	for _, h := range ready {
+		s.processRTP(t, h.p, h.at)
+	}
+	clear(ready)
+	t.ready = ready[:0]
+}
+
+// expireReordering processes the packets held for reordering too long
+// (s.mu held).
+func (s *session) expireReordering(now time.Duration) {
+	for _, t := range s.tracks {
+		if t.reorder != nil {
+			for _, h := range t.reorder.expire(now, t.ready[:0]) {
+				s.processRTP(t, h.p, h.at)
+			}
+		}
+	}
+}
+
+// processRTP processes the packets of track t in sequence order (s.mu held).
+func (s *session) processRTP(t *rxTrack, p *rtp.Packet, now time.Duration) {
 	t.ssrc, t.hasSSRC = p.SSRC, true
 	if !t.seqStarted {
 		t.seqStarted, t.baseSeq, t.maxSeq = true, p.SequenceNumber, p.SequenceNumber
@@ -669,7 +711,7 @@ func (s *session) handleRTP(t *rxTrack, buf []byte, now time.Duration) {
 	}
 	t.received++
 	s.updateJitter(t, p.Timestamp, now)
-	aus, err := t.dep.push(&p)
+	aus, err := t.dep.push(p)
 	if err != nil {
 		s.log.Debug("rtsp: malformed packet", "track", t.idx+1, "seq", p.SequenceNumber, "err", err)
 	}
