@@ -14,8 +14,9 @@ type frameLayout struct {
 	width, height int
 	stride        int // bytesperline of the first plane
 	sizeImage     int
-	// planeRows is the number of luma rows before the chroma of 4:2:0
-	// planar formats when the driver pads the picture (0: derived).
+	// planeRows is the format height the driver reported; when it exceeds
+	// height it is the number of luma rows before the chroma of 4:2:0
+	// planar formats, else that number is derived from sizeImage.
 	planeRows int
 }
 
@@ -23,7 +24,7 @@ type frameLayout struct {
 // 4:2:0 planar layout. Drivers that align the height (the Raspberry Pi's
 // codec pads to a multiple of 16) report it only through sizeimage.
 func (l frameLayout) planeHeight() int {
-	if l.planeRows >= l.height {
+	if l.planeRows > l.height {
 		return l.planeRows
 	}
 	if l.stride <= 0 {

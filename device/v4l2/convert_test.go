@@ -152,6 +152,9 @@ func TestPlaneHeight(t *testing.T) {
 		{frameLayout{pixfmt: pixNV12, width: 640, height: 360, stride: 640, sizeImage: 640 * 368 * 3 / 2}, 368},
 		{frameLayout{pixfmt: pixNV12, width: 640, height: 360, stride: 640, sizeImage: 640 * 360 * 3}, 360},
 		{frameLayout{pixfmt: pixNV12, width: 640, height: 360, stride: 640, planeRows: 376}, 376},
+		// The Raspberry Pi's codec reports the height asked for and sizes
+		// the buffer for a height padded to 16.
+		{frameLayout{pixfmt: pixI420, width: 1920, height: 1080, stride: 1920, sizeImage: 1920 * 1088 * 3 / 2, planeRows: 1080}, 1088},
 		{frameLayout{pixfmt: pixNV12, width: 640, height: 360, stride: 0}, 360},
 	} {
 		if got := c.l.planeHeight(); got != c.want {
