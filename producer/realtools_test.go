@@ -74,4 +74,3 @@ func TestProducedMKVReadByRealTools(t *testing.T) {
 		t.Fatalf("GStreamer matroskademux: %v\n%s", err, gout)
 	}
 }
-
