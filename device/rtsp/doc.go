@@ -11,7 +11,9 @@
 // RTP and RTCP arrive on a pair of UDP ports per track or interleaved on the
 // RTSP connection (WithTransport; Auto tries UDP first and stays on TCP once
 // UDP failed). GET_PARAMETER, or OPTIONS, keeps the session alive at half
-// its timeout, and RTCP receiver reports go back to the camera.
+// its timeout (a Digest nonce that expires meanwhile is answered again), and
+// RTCP receiver reports go back to the camera. Over UDP, packets that arrive
+// out of order are put back in sequence (up to 50 ms or 32 packets).
 //
 // # Frames
 //
@@ -34,4 +36,18 @@
 // clock is slewed towards local time, so PTS never decrease and stay close to
 // the time of capture. After a reconnect the new session's frames continue
 // on the same time line.
+//
+// ReadFrame returns the frames of all tracks in timestamp order: a frame is
+// held back (WithInterleaveWindow, 2 s) while another track that is still
+// sending has nothing queued. A frame that arrives after later frames of
+// another track were returned is moved up to them and counted as a repair.
+// Origin is the wall-clock reading at the start plus the monotonic time to
+// PTS 0, so host clock steps do not move the frames.
+//
+// # Limitations
+//
+// Video with B-frames (RTP timestamps in presentation order, not increasing)
+// is not reordered: its timestamps would be repaired. RTSP over HTTP or TLS
+// (rtsps), multicast, redirects (3xx) and the RECORD direction are not
+// supported.
 package rtsp

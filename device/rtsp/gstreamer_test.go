@@ -157,7 +157,11 @@ func TestGStreamer(t *testing.T) {
 	g := startGStreamer(t)
 	for _, tr := range []Transport{UDP, TCP} {
 		t.Run(tr.String(), func(t *testing.T) {
+			start := time.Now()
 			s := openCamera(t, g.url("", "/test"), WithTransport(tr))
+			if d := time.Since(start); d >= defaultSyncWait {
+				t.Errorf("Open took %v: the sender reports were not used", d)
+			}
 			tracks := s.Tracks()
 			if len(tracks) != 2 || tracks[0].Number != 1 || tracks[0].Codec != media.CodecH264 || tracks[0].Width != 320 || tracks[0].Height != 240 ||
 				tracks[1].Number != 2 || tracks[1].Codec != media.CodecAAC || tracks[1].SampleRate != 48000 || tracks[1].Channels != 2 {

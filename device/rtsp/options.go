@@ -101,9 +101,10 @@ func WithReconnectBackoff(min, max time.Duration) Option {
 	}
 }
 
-// WithTimeout sets how long each RTSP request may take (default 10 s). Open
-// also waits at most this long, after PLAY, for the first frames and any
-// parameter sets the session description lacks.
+// WithTimeout sets how long each RTSP request may take (default 10 s). After
+// PLAY, Open also waits at most this long (plus the few seconds a session
+// waits for RTCP sender reports) for the first frames and any parameter sets
+// the session description lacks.
 func WithTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
