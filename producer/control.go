@@ -62,6 +62,9 @@ func newControlPlane(ctx context.Context, cfg *Config) (cp *controlPlane, own bo
 				tr = bc.GetTransport()
 			}
 			http11Only(tr)
+			// Room for a whole PutMedia body chunk and its framing, so that
+			// it leaves in one write to the socket instead of three.
+			tr.WriteBufferSize = bodyBufferSize + 64
 			cfg.HTTPClient = &http.Client{Transport: tr}
 		}
 	}

@@ -172,3 +172,67 @@ func BenchmarkSessionWrite(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(f.Frames)), "ns/frame")
 }
+
+// writeCounter records the size of every Write.
+type writeCounter struct{ sizes []int }
+
+func (w *writeCounter) Write(b []byte) (int, error) {
+	w.sizes = append(w.sizes, len(b))
+	return len(b), nil
+}
+
+func (w *writeCounter) total() (n int) {
+	for _, s := range w.sizes {
+		n += s
+	}
+	return n
+}
+
+func TestSessionWriterHandsOverWholeFragmentsInFewWrites(t *testing.T) {
+	tracks := []media.Track{{Number: 1, Kind: media.KindAudio, Codec: media.CodecAAC, SampleRate: 48000, Channels: 2,
+		CodecPrivate: []byte{0x11, 0x90}}}
+	f := &fragment.Fragment{Duration: time.Second}
+	for i := range 47 { // 1 s of 48 kHz AAC at 128 kbit/s
+		pts := time.Duration(i) * 1024 * time.Second / 48000
+		f.Frames = append(f.Frames, media.Frame{Track: 1, PTS: pts, DTS: pts, Key: true, Data: make([]byte, 341)})
+	}
+	var n atomic.Int64
+	w := &writeCounter{}
+	sw := newSessionWriter(w, &n, make([]byte, 16), tracks)
+	if err := sw.writeHeader(); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.sizes) != 1 || int64(w.total()) != n.Load() {
+		t.Fatalf("header: writes %v, counted %d", w.sizes, n.Load())
+	}
+	w.sizes = nil
+	if err := sw.writeFragment(f, 1_700_000_000_000); err != nil {
+		t.Fatal(err)
+	}
+	// 48 elements (cluster start and 47 blocks) of about 16 kB in all: one
+	// write, and all of it before writeFragment returns.
+	if len(w.sizes) != 1 || w.total() < 47*341 || w.total() > bodyBufferSize {
+		t.Fatalf("fragment: %d writes of %v bytes, want one of at least %d", len(w.sizes), w.sizes, 47*341)
+	}
+	w.sizes = nil
+	if err := sw.endFragment(); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.sizes) != 1 {
+		t.Fatalf("end of fragment: writes %v", w.sizes)
+	}
+
+	// Frames larger than the buffer pass through; the fragment still arrives whole.
+	big := &fragment.Fragment{Duration: time.Second, Frames: []media.Frame{
+		{Track: 1, Key: true, Data: make([]byte, 3*bodyBufferSize)},
+		{Track: 1, PTS: 20 * time.Millisecond, DTS: 20 * time.Millisecond, Key: true, Data: make([]byte, 100)},
+	}}
+	w.sizes = nil
+	before := n.Load()
+	if err := sw.writeFragment(big, 1_700_000_002_000); err != nil {
+		t.Fatal(err)
+	}
+	if got := n.Load() - before; got != int64(w.total()) || got < 3*bodyBufferSize+100 || len(w.sizes) > 4 {
+		t.Fatalf("large frame: writes %v, counted %d", w.sizes, got)
+	}
+}
