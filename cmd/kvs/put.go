@@ -87,6 +87,12 @@ func openSource(path string, fps float64, format string) (device.Source, int64, 
 	return src, st.Size(), err
 }
 
+// realtimeSlack is how early --realtime may hand over a frame: one wake-up
+// releases every frame due within it. A wake-up costs more CPU than a frame's
+// upload, and fragments leave whole, so waking at most ten times a second
+// instead of once per frame moves nothing sent by more than this.
+const realtimeSlack = 100 * time.Millisecond
+
 func runPut(ctx context.Context, cmd *cobra.Command, o putOptions, path string) error {
 	if o.stream == "" {
 		return errors.New("--stream is required")
@@ -152,7 +158,7 @@ func runPut(ctx context.Context, cmd *cobra.Command, o putOptions, path string) 
 			break
 		}
 		if o.realtime {
-			if d := time.Until(wallStart.Add(fr.DTS)); d > 0 {
+			if d := time.Until(wallStart.Add(fr.DTS)); d > realtimeSlack {
 				select {
 				case <-time.After(d):
 				case <-ctx.Done():
