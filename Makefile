@@ -38,3 +38,8 @@ demo: build
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The producer side against ffmpeg, curl and the disk, in one run (BENCHMARKS.md, "Producer").
+.PHONY: bench-producer
+bench-producer:
+	bash bench/producer.sh

@@ -29,6 +29,7 @@ var rooms = map[string]int{
 	"server":            40,
 	"cmd":               50,
 	"samples":           60,
+	"bench":             60,
 }
 
 // room returns the room a module package belongs to.
