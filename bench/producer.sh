@@ -14,7 +14,8 @@
 #     synchronous writes.
 #  3. Real time: peak memory and CPU share of `kvs put --realtime` of 60 s of
 #     1080p H.264 at 8 Mbit/s into `kvs serve`, and of `ffmpeg -re` passing
-#     the same file through to Matroska, side by side.
+#     the same file through to Matroska, side by side (with, for comparison,
+#     `kvs put --realtime` under GOGC=50).
 #
 # Needs go, ffmpeg (libx264, aac), curl and taskset. About 3-5 minutes.
 # Usage: bench/producer.sh
@@ -154,26 +155,31 @@ pids+=($!)
 for _ in $(seq 100); do grep -q "listening on" "$work/discard.out" && break; sleep 0.1; done
 discard_url="http://$(sed -n 's/listening on //p' "$work/discard.out")/discard"
 put_flags=(--create-stream --max-bytes-per-second -1 --max-fragments-per-second -1 --output json)
-for i in 1 2 3; do
+# Four rounds; within a round the versions take turns going first, and each
+# run starts after a pause, so that no version always follows the aftermath
+# of another (the endpoint's garbage collection, the kernel's writeback).
+for i in 1 2 3 4; do
+	if [ $((i % 2)) = 0 ] && [ -n "$before" ]; then versions=(kvs-before kvs); else versions=(kvs ${before:+kvs-before}); fi
 	timed "$work/up-curl.txt" curl -sS -T "$big" -H 'Transfer-Encoding: chunked' -o /dev/null "$discard_url"
-	envfor disk "$work/data"
-	timed "$work/up-put.txt" "${envargs[@]}" "$work/kvs" put "$big" --stream "bulk-$i" "${put_flags[@]}"
-	if [ -n "$before" ]; then
-		timed "$work/up-put-before.txt" "${envargs[@]}" "$work/kvs-before" put "$big" --stream "before-$i" "${put_flags[@]}"
-	fi
-	if $use_shm; then # a fresh endpoint each time, so that tmpfs holds one copy
-		for b in kvs ${before:+kvs-before}; do
-			shm=$(mktemp -d /dev/shm/kvs-producer-bench.XXXXXX)
-			serve "$shm/data" shm
-			envfor shm "$shm/data"
-			timed "$work/up-put-shm-$b.txt" "${envargs[@]}" "$work/$b" put "$big" --stream "bulk-$i" "${put_flags[@]}"
-			kill "$pid_shm"
-			wait "$pid_shm" 2>/dev/null || true
-			rm -rf "$shm"
-			shm=""
-		done
-	fi
+	for b in "${versions[@]}"; do
+		sleep 2
+		envfor disk "$work/data"
+		timed "$work/up-put-disk-$b.txt" "${envargs[@]}" "$work/$b" put "$big" --stream "$b-$i" "${put_flags[@]}"
+	done
+	$use_shm || continue
+	for b in "${versions[@]}"; do # a fresh endpoint each time, so that tmpfs holds one copy
+		sleep 2
+		shm=$(mktemp -d /dev/shm/kvs-producer-bench.XXXXXX)
+		serve "$shm/data" shm
+		envfor shm "$shm/data"
+		timed "$work/up-put-shm-$b.txt" "${envargs[@]}" "$work/$b" put "$big" --stream "$b-$i" "${put_flags[@]}"
+		kill "$pid_shm"
+		wait "$pid_shm" 2>/dev/null || true
+		rm -rf "$shm"
+		shm=""
+	done
 done
+sleep 2
 timed "$work/up-dd.txt" dd if="$big" of="$work/data/dd.out" bs=2M oflag=dsync
 rm -f "$work/data/dd.out"
 up_row() { # label command file
@@ -193,10 +199,10 @@ echo
 echo "| what | command | wall times | median | MB/s | x of curl | CPU of the client (user+sys) |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
 up_row "curl to a discarding Go handler (peer)" "curl -sS -T big.mkv -H 'Transfer-Encoding: chunked' http://127.0.0.1:PORT/discard" "$work/up-curl.txt"
-up_row "kvs put into kvs serve, data on disk" "kvs put big.mkv --stream bulk-N --create-stream --max-bytes-per-second -1 --max-fragments-per-second -1" "$work/up-put.txt"
+up_row "kvs put into kvs serve, data on disk" "kvs put big.mkv --stream NAME --create-stream --max-bytes-per-second -1 --max-fragments-per-second -1" "$work/up-put-disk-kvs.txt"
 up_row "the same, kvs serve's data on tmpfs (fsync free)" "(same)" "$work/up-put-shm-kvs.txt"
 if [ -n "$before" ]; then
-	up_row "kvs put built from $before, data on disk" "(same)" "$work/up-put-before.txt"
+	up_row "kvs put built from $before, data on disk" "(same)" "$work/up-put-disk-kvs-before.txt"
 	up_row "kvs put built from $before, data on tmpfs" "(same)" "$work/up-put-shm-kvs-before.txt"
 fi
 up_row "reference: the disk, 2 MB synchronous writes" "dd if=big.mkv of=DATA/dd.out bs=2M oflag=dsync" "$work/up-dd.txt"
@@ -232,6 +238,15 @@ dd if="$work/kvs-put" iflag=nocache count=0 status=none
 envfor disk "$work/data"
 "${envargs[@]}" "$work/kvs-put" put "$in" --stream realtime --create-stream --realtime --output json >/dev/null 2>"$work/rt-kvs.log" &
 kvs_pid=$!
+# The same with the garbage collector's target halved, for comparison only
+# (kvs sets no GOGC of its own).
+cp "$work/kvs" "$work/kvs-put-gogc"
+dd if="$work/kvs-put-gogc" iflag=nocache count=0 status=none
+GOGC=50 "${envargs[@]}" "$work/kvs-put-gogc" put "$in" --stream realtime-gogc --create-stream --realtime --output json \
+	>/dev/null 2>"$work/rt-gogc.log" &
+gogc_pid=$!
+sample "$gogc_pid" "$work/rt-gogc.txt" &
+w3=$!
 if [ -n "$before" ]; then
 	cp "$work/kvs-before" "$work/kvs-put-before"
 	dd if="$work/kvs-put-before" iflag=nocache count=0 status=none
@@ -249,6 +264,8 @@ sample "$ff_pid" "$work/rt-ff.txt"
 wait "$w1"
 wait "$kvs_pid" || { echo "kvs put --realtime failed:" >&2; cat "$work/rt-kvs.log" >&2; exit 1; }
 wait "$ff_pid"
+wait "$w3"
+wait "$gogc_pid" || { echo "kvs put --realtime (GOGC=50) failed:" >&2; cat "$work/rt-gogc.log" >&2; exit 1; }
 if [ -n "$before" ]; then
 	wait "$w2"
 	wait "$before_pid" || { echo "kvs put --realtime ($before) failed:" >&2; cat "$work/rt-before.log" >&2; exit 1; }
@@ -267,4 +284,5 @@ echo "| process | command | wall | CPU time | CPU share of one core | peak RSS (
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 rt_row "kvs put --realtime into kvs serve" "kvs put in.mkv --stream realtime --create-stream --realtime" "$work/rt-kvs.txt"
 [ -n "$before" ] && rt_row "kvs put --realtime built from $before" "(same)" "$work/rt-before.txt"
+rt_row "kvs put --realtime, GOGC=50 (comparison only)" "GOGC=50 kvs put ... (same)" "$work/rt-gogc.txt"
 rt_row "ffmpeg -re pass-through (peer)" "ffmpeg -v error -re -i in.mkv -map 0 -c copy -f matroska -y /dev/null" "$work/rt-ff.txt"
