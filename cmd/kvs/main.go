@@ -1,5 +1,6 @@
-// Command kvs is the Kinesis Video Streams toolkit: a local KVS-compatible
-// endpoint (kvs serve) and, in time, the producer and playback commands.
+// Command kvs is the Kinesis Video Streams toolkit: file uploads (kvs put),
+// live capture from V4L2 and RTSP cameras (kvs capture, kvs devices), reads
+// (kvs get), and a local KVS-compatible endpoint (kvs serve, kvs demo).
 package main
 
 import (
