@@ -1,13 +1,11 @@
 package device
 
 import (
-	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,24 +33,10 @@ func (c cleanupM) Run() int {
 	return code
 }
 
-// run runs a tool and returns its standard output, failing the test on
-// error.
-func run(t testing.TB, name string, args ...string) []byte {
-	t.Helper()
-	path := testenv.Tool(t, name)
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(path, args...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.Bytes())
-	}
-	return stdout.Bytes()
-}
-
 // ffmpeg runs ffmpeg quietly, overwriting outputs.
 func ffmpeg(t testing.TB, args ...string) {
 	t.Helper()
-	run(t, "ffmpeg", append([]string{"-hide_banner", "-loglevel", "error", "-y"}, args...)...)
+	testenv.Run(t, "ffmpeg", append([]string{"-hide_banner", "-loglevel", "error", "-y"}, args...)...)
 }
 
 type probeStream struct {
@@ -90,7 +74,7 @@ func ffprobe(t testing.TB, file string, withData bool) probeResult {
 			"-show_entries", "packet=stream_index,pts_time,dts_time,flags:stream=index,codec_type,codec_name,profile,width,height,sample_rate,channels,extradata", "-show_data"}
 	}
 	var p probeResult
-	if err := json.Unmarshal(run(t, "ffprobe", append(args, file)...), &p); err != nil {
+	if err := json.Unmarshal(testenv.Run(t, "ffprobe", append(args, file)...), &p); err != nil {
 		t.Fatalf("ffprobe %s: %v", file, err)
 	}
 	return p
@@ -124,7 +108,7 @@ func secs(s string) (float64, bool) {
 // the stream's extradata ("" when it has none).
 func framemd5(t testing.TB, file, stream string) (sums []string, extradata string) {
 	t.Helper()
-	out := run(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-i", file, "-map", stream, "-c", "copy", "-f", "framemd5", "-")
+	out := testenv.Run(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-i", file, "-map", stream, "-c", "copy", "-f", "framemd5", "-")
 	for _, line := range strings.Split(string(out), "\n") {
 		if strings.HasPrefix(line, "#extradata") {
 			f := strings.Split(line, ",")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/asticode/go-astits"
 
+	"kvskit/internal/testenv"
 	"kvskit/media"
 )
 
@@ -75,7 +76,7 @@ func equalTracks(a, b []media.Track) bool {
 func TestMKVMerge(t *testing.T) {
 	src := clip(t, "h264_aac.mkv")
 	out := t.TempDir() + "/mkvmerge.mkv"
-	run(t, "mkvmerge", "-q", "-o", out, src)
+	testenv.Run(t, "mkvmerge", "-q", "-o", out, src)
 	want := byTrack(readAll(t, openFile(t, src)))
 	s := openFile(t, out)
 	got := byTrack(readAll(t, s))

@@ -18,17 +18,6 @@ import (
 	"kvskit/mkv"
 )
 
-func runTool(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	var out, stderr bytes.Buffer
-	cmd := exec.Command(testenv.Tool(t, name), args...)
-	cmd.Stdout, cmd.Stderr = &out, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.String())
-	}
-	return out.String()
-}
-
 // readMKV reads a Matroska file into tracks and frames in file order.
 // PTS = (cluster timecode + block timecode) * TimecodeScale; DTS: see
 // deriveDTS.
@@ -121,8 +110,8 @@ func writeKVS(t *testing.T, path string, tracks []media.Track, frags []*Fragment
 }
 
 func probeCount(t *testing.T, path, stream string) int {
-	out := strings.TrimSpace(runTool(t, "ffprobe", "-v", "error", "-count_packets", "-select_streams", stream,
-		"-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", path))
+	out := strings.TrimSpace(string(testenv.Run(t, "ffprobe", "-v", "error", "-count_packets", "-select_streams", stream,
+		"-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", path)))
 	n, err := strconv.Atoi(out)
 	if err != nil {
 		t.Fatalf("ffprobe packet count %q: %v", out, err)
@@ -139,7 +128,7 @@ func TestFFmpegFile(t *testing.T) {
 		t.Run("bf"+bf, func(t *testing.T) {
 			dir := t.TempDir()
 			src := filepath.Join(dir, "src.mkv")
-			runTool(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+			testenv.Run(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
 				"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-f", "lavfi", "-i", "sine",
 				"-t", "7", "-c:v", "libx264", "-bf", bf, "-g", "30", "-c:a", "aac", src)
 			fh, err := os.Open(src)

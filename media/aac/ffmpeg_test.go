@@ -2,13 +2,10 @@ package aac
 
 import (
 	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 
 	"kvskit/internal/testenv"
@@ -25,48 +22,17 @@ type probe struct {
 	} `json:"streams"`
 }
 
-func run(t *testing.T, name string, args ...string) []byte {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.Bytes())
-	}
-	return out
-}
-
 func ffprobe(t *testing.T, file string, args ...string) probe {
 	t.Helper()
 	args = append([]string{"-v", "error", "-of", "json", "-select_streams", "a:0"}, args...)
 	var p probe
-	if err := json.Unmarshal(run(t, "ffprobe", append(args, file)...), &p); err != nil {
+	if err := json.Unmarshal(testenv.Run(t, "ffprobe", append(args, file)...), &p); err != nil {
 		t.Fatal(err)
 	}
 	if len(p.Streams) != 1 {
 		t.Fatalf("ffprobe %s: %d streams", file, len(p.Streams))
 	}
 	return p
-}
-
-// parseHexdump decodes the extradata dump of ffprobe -show_data
-// ("00000000: 0164 000d ...  ascii").
-func parseHexdump(t *testing.T, dump string) []byte {
-	t.Helper()
-	var out []byte
-	for _, line := range strings.Split(dump, "\n") {
-		if len(line) < 10 {
-			continue
-		}
-		h := line[10:min(len(line), 49)]
-		b, err := hex.DecodeString(strings.ReplaceAll(h, " ", ""))
-		if err != nil {
-			t.Fatalf("hexdump line %q: %v", line, err)
-		}
-		out = append(out, b...)
-	}
-	return out
 }
 
 // TestFFmpegStreams encodes ADTS streams with ffmpeg's AAC encoder and checks
@@ -87,7 +53,7 @@ func TestFFmpegStreams(t *testing.T) {
 			source := []string{"-hide_banner", "-loglevel", "error", "-y",
 				"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=" + strconv.Itoa(c.rate), "-ac", strconv.Itoa(c.channels), "-t", "1", "-c:a", "aac"}
 			file := filepath.Join(dir, name+".aac")
-			run(t, "ffmpeg", append(source, "-f", "adts", file)...)
+			testenv.Run(t, "ffmpeg", append(source, "-f", "adts", file)...)
 			stream, err := os.ReadFile(file)
 			if err != nil {
 				t.Fatal(err)
@@ -119,8 +85,8 @@ func TestFFmpegStreams(t *testing.T) {
 
 			// The configuration ffmpeg derives from ADTS when remuxing.
 			remux := filepath.Join(dir, name+"-remux.mkv")
-			run(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", file, "-c", "copy", remux)
-			want := parseHexdump(t, ffprobe(t, remux, "-show_streams", "-show_data").Streams[0].Extradata)
+			testenv.Run(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", file, "-c", "copy", remux)
+			want := testenv.ParseHexdump(t, ffprobe(t, remux, "-show_streams", "-show_data").Streams[0].Extradata)
 			if got := cfg.Marshal(); !bytes.Equal(got, want) {
 				t.Errorf("ConfigFromADTS(...).Marshal() = %x, ffmpeg wrote %x", got, want)
 			}
@@ -128,8 +94,8 @@ func TestFFmpegStreams(t *testing.T) {
 			// The configuration ffmpeg's encoder writes (with an SBR sync
 			// extension saying SBR is absent).
 			direct := filepath.Join(dir, name+".mkv")
-			run(t, "ffmpeg", append(source, direct)...)
-			enc := parseHexdump(t, ffprobe(t, direct, "-show_streams", "-show_data").Streams[0].Extradata)
+			testenv.Run(t, "ffmpeg", append(source, direct)...)
+			enc := testenv.ParseHexdump(t, ffprobe(t, direct, "-show_streams", "-show_data").Streams[0].Extradata)
 			ec, err := ParseAudioSpecificConfig(enc)
 			if err != nil {
 				t.Fatal(err)

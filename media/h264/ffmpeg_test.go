@@ -2,10 +2,8 @@ package h264
 
 import (
 	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -29,48 +27,17 @@ type probe struct {
 	} `json:"packets"`
 }
 
-func run(t *testing.T, name string, args ...string) []byte {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.Bytes())
-	}
-	return out
-}
-
 func ffprobe(t *testing.T, file string, args ...string) probe {
 	t.Helper()
 	args = append([]string{"-v", "error", "-of", "json", "-select_streams", "v:0"}, args...)
 	var p probe
-	if err := json.Unmarshal(run(t, "ffprobe", append(args, file)...), &p); err != nil {
+	if err := json.Unmarshal(testenv.Run(t, "ffprobe", append(args, file)...), &p); err != nil {
 		t.Fatal(err)
 	}
 	if len(p.Streams) != 1 {
 		t.Fatalf("ffprobe %s: %d streams", file, len(p.Streams))
 	}
 	return p
-}
-
-// parseHexdump decodes the extradata dump of ffprobe -show_data
-// ("00000000: 0164 000d ...  ascii").
-func parseHexdump(t *testing.T, dump string) []byte {
-	t.Helper()
-	var out []byte
-	for _, line := range strings.Split(dump, "\n") {
-		if len(line) < 10 {
-			continue
-		}
-		h := line[10:min(len(line), 49)]
-		b, err := hex.DecodeString(strings.ReplaceAll(h, " ", ""))
-		if err != nil {
-			t.Fatalf("hexdump line %q: %v", line, err)
-		}
-		out = append(out, b...)
-	}
-	return out
 }
 
 // TestFFmpegStreams encodes clips with libx264 and checks what this package
@@ -108,7 +75,7 @@ func TestFFmpegStreams(t *testing.T) {
 				"-f", "lavfi", "-i", "testsrc2=size=" + c.size + ":rate=30,format=" + c.pixFmt, "-t", "1",
 				"-c:v", "libx264", "-preset", "ultrafast", "-bf", "0", "-g", "15"}
 			args = append(append(args, c.args...), "-f", "h264", file)
-			run(t, "ffmpeg", args...)
+			testenv.Run(t, "ffmpeg", args...)
 			stream, err := os.ReadFile(file)
 			if err != nil {
 				t.Fatal(err)
@@ -178,8 +145,8 @@ func TestFFmpegStreams(t *testing.T) {
 
 			// The record must match the CodecPrivate ffmpeg writes.
 			mkv := filepath.Join(dir, strconv.Itoa(i)+".mkv")
-			run(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", file, "-c", "copy", mkv)
-			want := parseHexdump(t, ffprobe(t, mkv, "-show_streams", "-show_data").Streams[0].Extradata)
+			testenv.Run(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", file, "-c", "copy", mkv)
+			want := testenv.ParseHexdump(t, ffprobe(t, mkv, "-show_streams", "-show_data").Streams[0].Extradata)
 			got, err := BuildAVCC(sps[:1], pps[:1])
 			if err != nil {
 				t.Fatal(err)

@@ -2,10 +2,8 @@ package h265
 
 import (
 	"bytes"
-	"encoding/hex"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -30,48 +28,17 @@ type probe struct {
 	} `json:"packets"`
 }
 
-func run(t *testing.T, name string, args ...string) []byte {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.Bytes())
-	}
-	return out
-}
-
 func ffprobe(t *testing.T, file string, args ...string) probe {
 	t.Helper()
 	args = append([]string{"-v", "error", "-of", "json", "-select_streams", "v:0"}, args...)
 	var p probe
-	if err := json.Unmarshal(run(t, "ffprobe", append(args, file)...), &p); err != nil {
+	if err := json.Unmarshal(testenv.Run(t, "ffprobe", append(args, file)...), &p); err != nil {
 		t.Fatal(err)
 	}
 	if len(p.Streams) != 1 {
 		t.Fatalf("ffprobe %s: %d streams", file, len(p.Streams))
 	}
 	return p
-}
-
-// parseHexdump decodes the extradata dump of ffprobe -show_data
-// ("00000000: 0164 000d ...  ascii").
-func parseHexdump(t *testing.T, dump string) []byte {
-	t.Helper()
-	var out []byte
-	for _, line := range strings.Split(dump, "\n") {
-		if len(line) < 10 {
-			continue
-		}
-		h := line[10:min(len(line), 49)]
-		b, err := hex.DecodeString(strings.ReplaceAll(h, " ", ""))
-		if err != nil {
-			t.Fatalf("hexdump line %q: %v", line, err)
-		}
-		out = append(out, b...)
-	}
-	return out
 }
 
 // TestFFmpegStreams encodes clips with libx265 and checks what this package
@@ -108,7 +75,7 @@ func TestFFmpegStreams(t *testing.T) {
 			} else {
 				params += ":" + c.params
 			}
-			run(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+			testenv.Run(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
 				"-f", "lavfi", "-i", "testsrc2=size="+c.size+":rate=30,format="+c.pixFmt, "-t", "1",
 				"-c:v", "libx265", "-preset", "ultrafast", "-x265-params", params, "-f", "hevc", file)
 			stream, err := os.ReadFile(file)
@@ -173,8 +140,8 @@ func TestFFmpegStreams(t *testing.T) {
 			// MP4 with sample entry hvc1 carries complete arrays, as
 			// BuildHVCC does: the bytes must match.
 			mp4 := filepath.Join(dir, strconv.Itoa(i)+".mp4")
-			run(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", file, "-c", "copy", "-tag:v", "hvc1", mp4)
-			want := parseHexdump(t, ffprobe(t, mp4, "-show_streams", "-show_data").Streams[0].Extradata)
+			testenv.Run(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", file, "-c", "copy", "-tag:v", "hvc1", mp4)
+			want := testenv.ParseHexdump(t, ffprobe(t, mp4, "-show_streams", "-show_data").Streams[0].Extradata)
 			if !bytes.Equal(got, want) {
 				t.Errorf("BuildHVCC = %x\n  ffmpeg wrote %x", got, want)
 			}
@@ -185,8 +152,8 @@ func TestFFmpegStreams(t *testing.T) {
 			if s.MaxNumReorderPics() > 0 {
 				src = mp4
 			}
-			run(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", src, "-c", "copy", mkv)
-			cfg, err := ParseHVCC(parseHexdump(t, ffprobe(t, mkv, "-show_streams", "-show_data").Streams[0].Extradata))
+			testenv.Run(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", src, "-c", "copy", mkv)
+			cfg, err := ParseHVCC(testenv.ParseHexdump(t, ffprobe(t, mkv, "-show_streams", "-show_data").Streams[0].Extradata))
 			if err != nil {
 				t.Fatal(err)
 			}
