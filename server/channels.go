@@ -223,25 +223,9 @@ func (s *Server) updateChannelRecord(arn string, fn func(*store.Channel) *apiErr
 	if e != nil {
 		return e
 	}
-	_, err := s.store.UpdateChannel(c.Name, func(cur *store.Channel) error {
-		if cur.ARN != c.ARN {
-			return errChannelNotFound(arn)
-		}
-		if e := fn(cur); e != nil {
-			return e
-		}
-		return nil
-	})
-	var ae *apiError
-	switch {
-	case errors.As(err, &ae):
-		return ae
-	case errors.Is(err, store.ErrNotFound):
-		return errChannelNotFound(arn)
-	case err != nil:
-		return errInternal(err)
-	}
-	return nil
+	notFound := func() *apiError { return errChannelNotFound(arn) }
+	_, err := s.store.UpdateChannel(c.Name, guarded(func(cur *store.Channel) bool { return cur.ARN == c.ARN }, notFound, fn))
+	return updateResult(err, notFound)
 }
 
 func (s *Server) updateChannel(w http.ResponseWriter, _ *http.Request, body []byte) *apiError {
@@ -405,11 +389,22 @@ func (s *Server) listTagsForResource(w http.ResponseWriter, _ *http.Request, bod
 	if e := decode(body, &in); e != nil {
 		return e
 	}
-	tags, e := s.resourceTags(in.ResourceARN, func(cur map[string]string) (map[string]string, *apiError) {
-		return cur, nil
-	})
-	if e != nil {
-		return e
+	if in.ResourceARN == "" {
+		return errInvalidArgument("ResourceARN is required")
+	}
+	var tags map[string]string
+	if strings.Contains(in.ResourceARN, ":stream/") {
+		st, e := s.lookupStream(streamRef{StreamARN: in.ResourceARN})
+		if e != nil {
+			return e
+		}
+		tags = st.Tags
+	} else {
+		c, e := s.lookupChannel("", in.ResourceARN)
+		if e != nil {
+			return e
+		}
+		tags = c.Tags
 	}
 	writeJSON(w, map[string]any{"Tags": tagsOut(tags)})
 	return nil

@@ -333,21 +333,34 @@ func (s *Server) updateStreamRecord(ref streamRef, fn func(*store.Stream) *apiEr
 	if e != nil {
 		return e
 	}
-	_, err := s.store.UpdateStream(st.Name, func(cur *store.Stream) error {
-		if cur.ARN != st.ARN {
-			return errNotFound("The requested stream is not found or not active.")
+	notFound := func() *apiError { return errNotFound("The requested stream is not found or not active.") }
+	_, err := s.store.UpdateStream(st.Name, guarded(func(cur *store.Stream) bool { return cur.ARN == st.ARN }, notFound, fn))
+	return updateResult(err, notFound)
+}
+
+// guarded adapts an API-level change to a store update: the record must still
+// be the one that was looked up (a stream or channel deleted and re-created
+// meanwhile has another ARN), and fn's *apiError passes through unchanged.
+func guarded[T any](same func(*T) bool, notFound func() *apiError, fn func(*T) *apiError) func(*T) error {
+	return func(cur *T) error {
+		if !same(cur) {
+			return notFound()
 		}
 		if e := fn(cur); e != nil {
 			return e
 		}
 		return nil
-	})
+	}
+}
+
+// updateResult maps what a store update returned to an API error.
+func updateResult(err error, notFound func() *apiError) *apiError {
 	var ae *apiError
 	switch {
 	case errors.As(err, &ae):
 		return ae
 	case errors.Is(err, store.ErrNotFound):
-		return errNotFound("The requested stream is not found or not active.")
+		return notFound()
 	case err != nil:
 		return errInternal(err)
 	}
