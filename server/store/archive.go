@@ -102,8 +102,13 @@ func deleteFragmentRecord(ab *bolt.Bucket, number []byte) error {
 // has queued its own or given up, so commits happen in number order while
 // the data writes of one stream still overlap.
 type chain struct {
+	arn  string
 	mu   sync.Mutex
-	tail chan struct{} // closed when the newest ticket holder has queued
+	tail chan struct{} // closed when the newest ticket holder has queued or given up
+	last uint64        // highest fragment counter given a ticket
+	// pending is the newest queued index commit: once it has finished, the
+	// index holds every fragment whose append returned.
+	pending *commitReq
 }
 
 var closedChan = func() chan struct{} {
@@ -112,13 +117,16 @@ var closedChan = func() chan struct{} {
 	return c
 }()
 
-func (s *Store) chainFor(id uint64) *chain {
+// chainFor returns the chain of a stream, creating it with last, the
+// counter of the stream's newest indexed fragment, if needed.
+func (s *Store) chainFor(id uint64, arn string, last uint64) *chain {
 	s.chainsMu.Lock()
 	defer s.chainsMu.Unlock()
 	c := s.chains[id]
 	if c == nil {
-		c = &chain{tail: closedChan}
+		c = &chain{arn: arn, tail: closedChan, last: last}
 		s.chains[id] = c
+		s.chainsByARN[arn] = c
 	}
 	return c
 }
@@ -126,20 +134,54 @@ func (s *Store) chainFor(id uint64) *chain {
 // forgetStream drops the in-memory state of a deleted stream.
 func (s *Store) forgetStream(id uint64) {
 	s.chainsMu.Lock()
-	delete(s.chains, id)
+	if c := s.chains[id]; c != nil {
+		delete(s.chains, id)
+		if s.chainsByARN[c.arn] == c {
+			delete(s.chainsByARN, c.arn)
+		}
+	}
 	s.chainsMu.Unlock()
 	s.dirs.Delete(id)
 }
 
+// awaitIndexed waits until the index holds every fragment of the stream
+// whose append has returned.
+func (s *Store) awaitIndexed(arn string) {
+	s.chainsMu.Lock()
+	c := s.chainsByARN[arn]
+	s.chainsMu.Unlock()
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	r := c.pending
+	c.mu.Unlock()
+	if r != nil {
+		<-r.finished
+	}
+}
+
 // streamID returns the id of the stream with that ARN.
 func (s *Store) streamID(arn string) (uint64, error) {
-	var id uint64
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		_, id, err = archiveOf(tx, arn)
-		return err
-	})
+	id, _, err := s.streamState(arn)
 	return id, err
+}
+
+// streamState returns the id of the stream with that ARN and the counter of
+// its newest indexed fragment (0 if none).
+func (s *Store) streamState(arn string) (id, last uint64, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		ab, i, err := archiveOf(tx, arn)
+		if err != nil {
+			return err
+		}
+		id = i
+		if k, _ := ab.Bucket(bucketNumbers).Cursor().Last(); k != nil {
+			last, _ = parseCounter(string(k))
+		}
+		return nil
+	})
+	return id, last, err
 }
 
 // ensureDir creates a stream's fragment directory if needed.
@@ -160,9 +202,10 @@ func (s *Store) ensureDir(id uint64) error {
 	return nil
 }
 
-// writeFragmentFile writes data to a new file at path and makes it durable.
-// On error nothing is left behind.
-func (s *Store) writeFragmentFile(id uint64, path string, data []byte) (err error) {
+// writeFragmentFile writes a new fragment file at path (header, then data)
+// and makes it and its directory entry durable. On error nothing is left
+// behind.
+func (s *Store) writeFragmentFile(id uint64, path string, header, data []byte) (err error) {
 	if err := s.ensureDir(id); err != nil {
 		return err
 	}
@@ -176,12 +219,14 @@ func (s *Store) writeFragmentFile(id uint64, path string, data []byte) (err erro
 			os.Remove(path)
 		}
 	}()
-	n, err := s.write(f, data)
-	if err != nil {
-		return err
-	}
-	if n != len(data) {
-		return fmt.Errorf("short write: %d of %d bytes", n, len(data))
+	for _, b := range [][]byte{header, data} {
+		n, err := s.write(f, b)
+		if err != nil {
+			return err
+		}
+		if n != len(b) {
+			return fmt.Errorf("short write: %d of %d bytes", n, len(b))
+		}
 	}
 	if !s.noSync {
 		if err := f.Sync(); err != nil {
@@ -199,88 +244,184 @@ func (s *Store) writeFragmentFile(id uint64, path string, data []byte) (err erro
 	return nil
 }
 
-// AppendFragment stores a fragment of the stream with that ARN: it assigns
-// f.Number and f.Size, writes data, and returns once both the data and the
-// index record are durable. Fragment numbers of a stream increase in the
-// order appends are made, even for concurrent appends to the same stream,
-// and a fragment is listed only after every earlier-numbered one that
-// succeeded. On error nothing of the fragment is kept.
-func (s *Store) AppendFragment(streamARN string, f Fragment, data []byte) (Fragment, error) {
-	if err := s.enter(); err != nil {
-		return Fragment{}, fmt.Errorf("store: append %s: %w", streamARN, err)
-	}
-	defer s.ops.Done()
-	s.archiveMu.RLock()
-	defer s.archiveMu.RUnlock()
-	if len(f.HeaderID) > math.MaxUint16 {
-		return Fragment{}, fmt.Errorf("store: append %s: header id too long: %w", streamARN, ErrInvalid)
-	}
-	id, err := s.streamID(streamARN)
-	if err != nil {
-		return Fragment{}, fmt.Errorf("store: append %s: %w", streamARN, err)
-	}
+// appendOp is one append from taking its ticket to queueing its index
+// commit. While it lives it holds an operation of the store and archiveMu
+// shared.
+type appendOp struct {
+	s       *Store
+	arn     string
+	id      uint64
+	f       Fragment
+	counter uint64
+	data    []byte
+	ch      *chain
+	prev    chan struct{} // closed when the previous ticket holder has queued
+	mine    chan struct{} // closed when this one has queued or given up
+}
 
+// beginAppend checks an append and takes its ticket.
+func (s *Store) beginAppend(streamARN string, f Fragment, data []byte) (*appendOp, error) {
+	if err := s.enter(); err != nil {
+		return nil, fmt.Errorf("store: append %s: %w", streamARN, err)
+	}
+	s.archiveMu.RLock()
+	op, err := s.ticket(streamARN, f, data)
+	if err != nil {
+		s.archiveMu.RUnlock()
+		s.ops.Done()
+		return nil, err
+	}
+	return op, nil
+}
+
+func (s *Store) ticket(streamARN string, f Fragment, data []byte) (*appendOp, error) {
+	if len(f.HeaderID) > math.MaxUint16 {
+		return nil, fmt.Errorf("store: append %s: header id too long: %w", streamARN, ErrInvalid)
+	}
 	// A number reserved with NextNumber is kept; otherwise one is assigned.
 	var counter uint64
 	if f.Number != "" {
 		c, ok := parseCounter(f.Number)
 		if !ok {
-			return Fragment{}, fmt.Errorf("store: append %s: fragment number %q: %w", streamARN, f.Number, ErrInvalid)
+			return nil, fmt.Errorf("store: append %s: fragment number %q: %w", streamARN, f.Number, ErrInvalid)
 		}
 		counter = c
 		s.raiseCounter(c)
 	}
-
-	// Take a ticket.
-	ch := s.chainFor(id)
+	id, last, err := s.streamState(streamARN)
+	if err != nil {
+		return nil, fmt.Errorf("store: append %s: %w", streamARN, err)
+	}
+	ch := s.chainFor(id, streamARN, last)
 	ch.mu.Lock()
 	if counter == 0 {
 		counter = s.nextCounter()
 	}
-	prev := ch.tail
-	mine := make(chan struct{})
-	ch.tail = mine
+	if counter <= ch.last {
+		ch.mu.Unlock()
+		return nil, fmt.Errorf("store: append %s: fragment number %s is not above the stream's last %s: %w",
+			streamARN, formatNumber(counter), formatNumber(ch.last), ErrInvalid)
+	}
+	ch.last = counter
+	op := &appendOp{s: s, arn: streamARN, id: id, counter: counter, data: data, ch: ch,
+		prev: ch.tail, mine: make(chan struct{})}
+	ch.tail = op.mine
 	ch.mu.Unlock()
-	queued := false
-	defer func() {
-		if !queued {
-			close(mine)
-		}
-	}()
 
 	f.Number = formatNumber(counter)
 	f.Size = int64(len(data))
 	f.ProducerTimestamp = normTime(f.ProducerTimestamp)
 	f.ServerTimestamp = normTime(f.ServerTimestamp)
-	crc := crc32.Checksum(data, castagnoli)
-	path := s.fragPath(id, f.Number)
+	op.f = f
+	return op, nil
+}
 
-	if err := s.writeFragmentFile(id, path, data); err != nil {
-		if _, gone := s.streamID(streamARN); errors.Is(gone, ErrNotFound) {
+// run writes the fragment's file, makes it durable and queues its index
+// commit, in ticket order.
+func (op *appendOp) run() (Fragment, error) {
+	s, f, arn, id := op.s, op.f, op.arn, op.id
+	defer s.ops.Done()
+	defer s.archiveMu.RUnlock()
+	queued := false
+	defer func() {
+		if !queued {
+			close(op.mine)
+		}
+	}()
+
+	crc := crc32.Checksum(op.data, castagnoli)
+	path := s.fragPath(id, f.Number)
+	hdr := appendFileHeader(make([]byte, 0, fileHeaderLen(len(f.HeaderID))),
+		&fileHeader{streamID: id, counter: op.counter, frag: f, crc: crc})
+	if err := s.writeFragmentFile(id, path, hdr, op.data); err != nil {
+		if _, gone := s.streamID(arn); errors.Is(gone, ErrNotFound) {
 			err = gone
 		}
-		return Fragment{}, fmt.Errorf("store: append %s: write fragment %s: %w", streamARN, f.Number, err)
+		return Fragment{}, fmt.Errorf("store: append %s: write fragment %s: %w", arn, f.Number, err)
 	}
 
-	<-prev
-	req := s.queue(func(tx *bolt.Tx) error { return putFragment(tx, streamARN, id, f, counter, crc) })
-	queued = true
-	close(mine)
-	if err := <-req.done; err != nil {
-		if rerr := os.Remove(path); rerr != nil {
-			s.log.Error("store: removing the file of a failed append", "path", path, "err", rerr)
+	<-op.prev
+	counter := op.counter
+	req := s.queue(func(tx *bolt.Tx) error { return putFragment(tx, arn, id, f, counter, crc) }, func(err error) {
+		if err == nil {
+			return
 		}
 		if errors.Is(err, ErrNotFound) {
 			// The stream was deleted meanwhile; this append may have
 			// re-created its directory after the deletion emptied it.
+			if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+				s.log.Error("store: removing the file of a deleted stream's fragment", "path", path, "err", rerr)
+			}
 			_ = os.Remove(s.streamDir(id))
+			return
 		}
-		return Fragment{}, fmt.Errorf("store: append %s: index fragment %s: %w", streamARN, f.Number, err)
-	}
+		// The file is durable and describes itself: the next Open indexes it.
+		s.log.Error("store: indexing a stored fragment failed", "stream", arn, "number", f.Number, "err", err)
+	})
+	op.ch.mu.Lock()
+	op.ch.pending = req
+	op.ch.mu.Unlock()
+	queued = true
+	close(op.mine)
 	return f, nil
 }
 
-// putFragment indexes a fragment whose data is durable.
+// AppendFragment stores a fragment of the stream with that ARN: it assigns
+// f.Number (unless it holds a number reserved with NextNumber) and f.Size,
+// and returns once the fragment's file (which describes the fragment
+// completely, see fragfile.go) and its directory entry are durable. The
+// index record is committed in the background, by the group committer;
+// reads of the stream through this store wait for the commits of the
+// appends that have returned, so they always see them, and if the process
+// dies first, Open indexes the file again. Fragment numbers of a stream
+// increase in the order appends are made, even for concurrent appends to
+// the same stream, and a fragment is listed only after every
+// earlier-numbered one that succeeded. On error nothing of the fragment is
+// kept.
+func (s *Store) AppendFragment(streamARN string, f Fragment, data []byte) (Fragment, error) {
+	op, err := s.beginAppend(streamARN, f, data)
+	if err != nil {
+		return Fragment{}, err
+	}
+	return op.run()
+}
+
+// PendingAppend is an append started with StartAppend.
+type PendingAppend struct {
+	done chan struct{}
+	f    Fragment
+	err  error
+}
+
+// StartAppend starts appending a fragment as AppendFragment does and
+// returns without waiting for the write: when it returns, the fragment has
+// its number and its place in the stream's order, so appends started one
+// after the other keep that order while their writes and syncs overlap.
+// data must not change until Wait returns. Wait gives the outcome.
+func (s *Store) StartAppend(streamARN string, f Fragment, data []byte) *PendingAppend {
+	p := &PendingAppend{done: make(chan struct{})}
+	op, err := s.beginAppend(streamARN, f, data)
+	if err != nil {
+		p.err = err
+		close(p.done)
+		return p
+	}
+	go func() {
+		defer close(p.done)
+		p.f, p.err = op.run()
+	}()
+	return p
+}
+
+// Wait waits for the append to end and returns what AppendFragment would
+// have returned.
+func (p *PendingAppend) Wait() (Fragment, error) {
+	<-p.done
+	return p.f, p.err
+}
+
+// putFragment indexes a fragment whose data is durable, after every
+// fragment of the stream indexed so far.
 func putFragment(tx *bolt.Tx, arn string, id uint64, f Fragment, counter uint64, crc uint32) error {
 	ab, cur, err := archiveOf(tx, arn)
 	if err != nil {
@@ -289,11 +430,20 @@ func putFragment(tx *bolt.Tx, arn string, id uint64, f Fragment, counter uint64,
 	if cur != id {
 		return ErrNotFound // deleted and re-created meanwhile
 	}
-	nb := ab.Bucket(bucketNumbers)
-	nb.FillPercent = 0.95 // numbers only grow
-	if last, _ := nb.Cursor().Last(); last != nil && string(last) >= f.Number {
+	if last, _ := ab.Bucket(bucketNumbers).Cursor().Last(); last != nil && string(last) >= f.Number {
 		return fmt.Errorf("fragment number %s is not above the stream's last %s: %w", f.Number, last, ErrInvalid)
 	}
+	return indexFragment(tx, ab, f, counter, crc)
+}
+
+// indexFragment adds a fragment's record and time index entries to its
+// stream's archive bucket, keeps the order state and raises the stored
+// counter.
+func indexFragment(tx *bolt.Tx, ab *bolt.Bucket, f Fragment, counter uint64, crc uint32) error {
+	nb := ab.Bucket(bucketNumbers)
+	nb.FillPercent = 0.95 // numbers only grow
+	last, _ := nb.Cursor().Last()
+	atEnd := last == nil || string(last) < f.Number
 	if err := nb.Put([]byte(f.Number), encodeFragment(f, crc)); err != nil {
 		return err
 	}
@@ -304,13 +454,20 @@ func putFragment(tx *bolt.Tx, arn string, id uint64, f Fragment, counter uint64,
 		return err
 	}
 	o := decodeOrder(ab.Get(keyOrder))
-	if f.ProducerTimestamp.Before(o.lastProducer) {
-		o.producerUnordered = true
+	if atEnd {
+		if f.ProducerTimestamp.Before(o.lastProducer) {
+			o.producerUnordered = true
+		}
+		if f.ServerTimestamp.Before(o.lastServer) {
+			o.serverUnordered = true
+		}
+		o.lastProducer, o.lastServer = f.ProducerTimestamp, f.ServerTimestamp
+	} else {
+		// Inserted among indexed fragments (only Open does that, when it
+		// indexes a file again): the time indexes need not follow number
+		// order any more.
+		o.producerUnordered, o.serverUnordered = true, true
 	}
-	if f.ServerTimestamp.Before(o.lastServer) {
-		o.serverUnordered = true
-	}
-	o.lastProducer, o.lastServer = f.ProducerTimestamp, f.ServerTimestamp
 	if err := ab.Put(keyOrder, o.encode()); err != nil {
 		return err
 	}
@@ -388,26 +545,41 @@ func (s *Store) view(fn func(*bolt.Tx) error) error {
 	return s.db.View(fn)
 }
 
-// fragmentRecord reads one fragment's record.
-func fragmentRecord(tx *bolt.Tx, arn, number string) (Fragment, uint32, uint64, error) {
+// viewFragments runs fn in a read transaction of an open store that sees
+// every fragment of the stream whose append has returned.
+func (s *Store) viewFragments(arn string, fn func(*bolt.Tx) error) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.ops.Done()
+	s.awaitIndexed(arn)
+	return s.db.View(fn)
+}
+
+// fragmentRecord reads one fragment's record: the fragment, the CRC of its
+// data, its stream's id and where the data starts in its file.
+func fragmentRecord(tx *bolt.Tx, arn, number string) (Fragment, uint32, uint64, int64, error) {
 	ab, id, err := archiveOf(tx, arn)
 	if err != nil {
-		return Fragment{}, 0, 0, err
+		return Fragment{}, 0, 0, 0, err
 	}
 	v := ab.Bucket(bucketNumbers).Get([]byte(number))
 	if v == nil {
-		return Fragment{}, 0, 0, ErrNotFound
+		return Fragment{}, 0, 0, 0, ErrNotFound
 	}
 	f, crc, err := decodeFragment([]byte(number), v)
-	return f, crc, id, err
+	if err != nil {
+		return Fragment{}, 0, 0, 0, err
+	}
+	return f, crc, id, dataOffset(&f, v), nil
 }
 
 // Fragment returns the index record of one fragment, or ErrNotFound.
 func (s *Store) Fragment(streamARN, number string) (Fragment, error) {
 	var f Fragment
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.viewFragments(streamARN, func(tx *bolt.Tx) error {
 		var err error
-		f, _, _, err = fragmentRecord(tx, streamARN, number)
+		f, _, _, _, err = fragmentRecord(tx, streamARN, number)
 		return err
 	})
 	if err != nil {
@@ -423,22 +595,28 @@ func (s *Store) ReadFragment(streamARN, number string) ([]byte, error) {
 		f   Fragment
 		crc uint32
 		id  uint64
+		off int64
 	)
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.viewFragments(streamARN, func(tx *bolt.Tx) error {
 		var err error
-		f, crc, id, err = fragmentRecord(tx, streamARN, number)
+		f, crc, id, off, err = fragmentRecord(tx, streamARN, number)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: read fragment %s %s: %w", streamARN, number, err)
 	}
-	data, err := os.ReadFile(s.fragPath(id, f.Number))
+	file, err := os.ReadFile(s.fragPath(id, f.Number))
 	if errors.Is(err, fs.ErrNotExist) {
 		// Expired or deleted since the lookup.
 		err = ErrNotFound
 	}
-	if err == nil && (int64(len(data)) != f.Size || crc32.Checksum(data, castagnoli) != crc) {
-		err = fmt.Errorf("fragment data damaged (%d bytes, want %d)", len(data), f.Size)
+	var data []byte
+	if err == nil {
+		if int64(len(file)) != off+f.Size {
+			err = fmt.Errorf("fragment data damaged (%d bytes, want %d)", len(file), off+f.Size)
+		} else if data = file[off:]; crc32.Checksum(data, castagnoli) != crc {
+			err = fmt.Errorf("fragment data damaged (CRC mismatch)")
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: read fragment %s %s: %w", streamARN, number, err)
@@ -453,7 +631,7 @@ func (s *Store) FragmentsAfter(streamARN, after string, limit int) ([]Fragment, 
 		return nil, fmt.Errorf("store: fragments %s after %q: %w", streamARN, after, ErrInvalid)
 	}
 	out := []Fragment{}
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.viewFragments(streamARN, func(tx *bolt.Tx) error {
 		ab, _, err := archiveOf(tx, streamARN)
 		if err != nil {
 			return err
@@ -509,7 +687,7 @@ func (s *Store) FragmentsInRange(streamARN string, kind TimestampKind, start, en
 		return nil, fmt.Errorf("store: fragments %s in range: %w", streamARN, ErrInvalid)
 	}
 	out := []Fragment{}
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.viewFragments(streamARN, func(tx *bolt.Tx) error {
 		ab, _, err := archiveOf(tx, streamARN)
 		if err != nil {
 			return err
@@ -582,7 +760,7 @@ func (s *Store) FragmentsInRange(streamARN string, kind TimestampKind, start, en
 // it has none.
 func (s *Store) LastFragment(streamARN string) (Fragment, error) {
 	var f Fragment
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.viewFragments(streamARN, func(tx *bolt.Tx) error {
 		ab, _, err := archiveOf(tx, streamARN)
 		if err != nil {
 			return err
@@ -607,7 +785,7 @@ func (s *Store) FirstFragmentAtOrAfter(streamARN string, kind TimestampKind, t t
 		return Fragment{}, fmt.Errorf("store: first fragment %s: %w", streamARN, ErrInvalid)
 	}
 	var f Fragment
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.viewFragments(streamARN, func(tx *bolt.Tx) error {
 		ab, _, err := archiveOf(tx, streamARN)
 		if err != nil {
 			return err

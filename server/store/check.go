@@ -13,7 +13,7 @@ import (
 
 // Check verifies that the index and the fragment files agree: every
 // fragment record decodes, has both time index entries and a file of the
-// recorded size; every file and directory belongs to an indexed fragment or
+// size its record implies; every file and directory belongs to an indexed fragment or
 // stream; the ARN index and the records agree. It returns one line per
 // problem, none when the store is consistent. Appends wait while it runs.
 func (s *Store) Check() ([]string, error) {
@@ -23,12 +23,13 @@ func (s *Store) Check() ([]string, error) {
 	defer s.ops.Done()
 	s.archiveMu.Lock()
 	defer s.archiveMu.Unlock()
+	s.settle() // index commits of appends that have returned
 
 	problems := []string{}
 	report := func(format string, args ...any) {
 		problems = append(problems, fmt.Sprintf(format, args...))
 	}
-	expected := make(map[uint64]map[string]int64) // stream id -> number -> size
+	expected := make(map[uint64]map[string]int64) // stream id -> number -> file size
 	seq := s.seq.Load()
 	err := s.db.View(func(tx *bolt.Tx) error {
 		for _, rs := range []struct {
@@ -113,7 +114,7 @@ func (s *Store) Check() ([]string, error) {
 				if pb.Get(timeKey(f.ProducerTimestamp, f.Number)) == nil {
 					report("fragment %s/%s: missing from the producer time index", dirName(id), f.Number)
 				}
-				files[f.Number] = f.Size
+				files[f.Number] = dataOffset(&f, v) + f.Size
 				return nil
 			}); err != nil {
 				return err

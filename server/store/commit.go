@@ -14,24 +14,42 @@ import (
 const maxGroup = 512
 
 type commitReq struct {
-	fn   func(*bolt.Tx) error
-	done chan error
+	fn func(*bolt.Tx) error // nil for a barrier
+	// then, if set, runs on the committer with the outcome before finished
+	// is closed; it must be quick.
+	then     func(error)
+	err      error
+	finished chan struct{} // closed once the outcome is known
 }
 
 // commit queues fn and waits until its transaction is durable. fn may run
 // more than once (when another member of its group fails) and must not keep
 // state between runs. The caller must have entered the store.
 func (s *Store) commit(fn func(*bolt.Tx) error) error {
-	r := s.queue(fn)
-	return <-r.done
+	r := s.queue(fn, nil)
+	<-r.finished
+	return r.err
 }
 
 // queue hands fn to the committer without waiting. Requests are applied in
 // the order they are queued.
-func (s *Store) queue(fn func(*bolt.Tx) error) *commitReq {
-	r := &commitReq{fn: fn, done: make(chan error, 1)}
+func (s *Store) queue(fn func(*bolt.Tx) error, then func(error)) *commitReq {
+	r := &commitReq{fn: fn, then: then, finished: make(chan struct{})}
 	s.commits <- r
 	return r
+}
+
+// settle waits until every commit queued before the call has finished.
+func (s *Store) settle() {
+	<-s.queue(nil, nil).finished
+}
+
+func (r *commitReq) finish(err error) {
+	r.err = err
+	if r.then != nil {
+		r.then(err)
+	}
+	close(r.finished)
 }
 
 func (s *Store) committer() {
@@ -70,9 +88,26 @@ func (e *memberError) Error() string { return e.err.Error() }
 // gets its error and the rest are retried without it; a failed commit fails
 // every member.
 func (s *Store) commitGroup(group []*commitReq) {
+	// Barriers need no transaction; they finish after the changes queued
+	// before them.
+	writes := 0
+	for _, r := range group {
+		if r.fn != nil {
+			writes++
+		}
+	}
+	if writes == 0 {
+		for _, r := range group {
+			r.finish(nil)
+		}
+		return
+	}
 	for len(group) > 0 {
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			for i, r := range group {
+				if r.fn == nil {
+					continue
+				}
 				if err := r.fn(tx); err != nil {
 					return &memberError{index: i, err: err}
 				}
@@ -81,15 +116,17 @@ func (s *Store) commitGroup(group []*commitReq) {
 		})
 		var me *memberError
 		if errors.As(err, &me) {
-			group[me.index].done <- me.err
+			// Barriers queued before the failed member stay in the group
+			// and still finish after the changes before them.
+			group[me.index].finish(me.err)
 			group = append(group[:me.index:me.index], group[me.index+1:]...)
 			continue
 		}
 		if err != nil {
-			s.log.Error("store: index commit failed", "fragments", len(group), "err", err)
+			s.log.Error("store: index commit failed", "changes", len(group), "err", err)
 		}
 		for _, r := range group {
-			r.done <- err
+			r.finish(err)
 		}
 		return
 	}

@@ -45,11 +45,26 @@ func TestCrashChild(t *testing.T) {
 		if !strings.HasPrefix(st.Name, "crash-") {
 			continue
 		}
+		// Worker 0 appends one fragment at a time; worker 1 keeps two in
+		// flight with StartAppend, as an ingest session does.
 		for w := range 2 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				rng := rand.New(rand.NewChaCha8([32]byte{byte(i), byte(w), byte(time.Now().UnixNano())}))
+				type started struct {
+					p   *PendingAppend
+					sum [32]byte
+				}
+				var inFlight []started
+				ack := func(a started) {
+					f, err := a.p.Wait()
+					if err != nil {
+						fmt.Fprintln(os.Stderr, "append:", err)
+						os.Exit(2)
+					}
+					fmt.Fprintf(os.Stdout, "OK %s %s %s\n", st.ARN, f.Number, hex.EncodeToString(a.sum[:]))
+				}
 				for time.Now().Before(deadline) {
 					data := make([]byte, 1+rng.IntN(256<<10))
 					for j := 0; j < len(data); j += 8 {
@@ -59,13 +74,17 @@ func TestCrashChild(t *testing.T) {
 						}
 					}
 					now := time.Now()
-					f, err := s.AppendFragment(st.ARN, Fragment{ProducerTimestamp: now, ServerTimestamp: now, Duration: time.Second}, data)
-					if err != nil {
-						fmt.Fprintln(os.Stderr, "append:", err)
-						os.Exit(2)
+					inFlight = append(inFlight, started{
+						p:   s.StartAppend(st.ARN, Fragment{ProducerTimestamp: now, ServerTimestamp: now, Duration: time.Second}, data),
+						sum: sha256.Sum256(data),
+					})
+					if len(inFlight) > w {
+						ack(inFlight[0])
+						inFlight = inFlight[1:]
 					}
-					sum := sha256.Sum256(data)
-					fmt.Fprintf(os.Stdout, "OK %s %s %s\n", st.ARN, f.Number, hex.EncodeToString(sum[:]))
+				}
+				for _, a := range inFlight {
+					ack(a)
 				}
 			}()
 		}

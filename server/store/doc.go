@@ -4,12 +4,17 @@
 //
 // Records and the fragment index live in a bbolt database (DIR/index.db).
 // Fragment bytes live in one file per fragment under
-// DIR/fragments/<stream-id>/<number>.frag. A fragment's file is written and
-// fsynced before its index record is committed, and index commits of
-// concurrent appends are grouped so that many streams share one fsync. Open
-// removes files that no index record references, so a fragment cut off by a
-// crash never appears, while every fragment whose AppendFragment returned
-// nil survives.
+// DIR/fragments/<stream-id>/<number>.frag, behind a header that describes
+// the fragment completely (stream, number, timestamps, length, CRC-32C of
+// the data, CRC of the header). AppendFragment returns once the file and
+// its directory entry are durable; the index record is committed afterwards
+// by one committer goroutine that groups the commits of all streams, in
+// number order per stream. Reads of a stream wait for the index commits of
+// the appends that have returned, so they see every fragment whose append
+// succeeded. If the process dies before an index commit, Open indexes the
+// file again when it is complete and valid, and removes files that are cut
+// off, damaged or belong to no stream, so a fragment cut off by a crash
+// never appears while every fragment whose append returned survives.
 //
 // Fragment numbers are 47-digit decimal strings drawn from one persistent
 // counter: they increase with every append, are never reused, and compare

@@ -136,9 +136,10 @@ func timeKey(t time.Time, number string) []byte {
 	return k
 }
 
-// Fragment record layout (version 1):
+// Fragment record layout:
 //
-//	[0]      version
+//	[0]      version: 1 for a file that holds only the data, 2 for a file
+//	         that starts with a header (see fragfile.go)
 //	[1:13]   producer timestamp
 //	[13:25]  server timestamp
 //	[25:33]  duration (ns)
@@ -153,7 +154,7 @@ var errBadRecord = errors.New("malformed fragment record")
 
 func encodeFragment(f Fragment, crc uint32) []byte {
 	b := make([]byte, recordFixed+len(f.HeaderID))
-	b[0] = 1
+	b[0] = 2
 	putTime(b[1:], f.ProducerTimestamp)
 	putTime(b[13:], f.ServerTimestamp)
 	binary.BigEndian.PutUint64(b[25:], uint64(f.Duration))
@@ -166,7 +167,7 @@ func encodeFragment(f Fragment, crc uint32) []byte {
 }
 
 func decodeFragment(number, b []byte) (Fragment, uint32, error) {
-	if len(b) < recordFixed || b[0] != 1 {
+	if len(b) < recordFixed || (b[0] != 1 && b[0] != 2) {
 		return Fragment{}, 0, errBadRecord
 	}
 	n := int(binary.BigEndian.Uint16(b[53:]))
@@ -183,6 +184,15 @@ func decodeFragment(number, b []byte) (Fragment, uint32, error) {
 		HeaderID:          string(b[recordFixed:]),
 	}
 	return f, binary.BigEndian.Uint32(b[49:]), nil
+}
+
+// dataOffset returns where a fragment's data starts in its file, given its
+// decoded record f and the raw record b.
+func dataOffset(f *Fragment, b []byte) int64 {
+	if b[0] == 1 {
+		return 0
+	}
+	return fileHeaderLen(len(f.HeaderID))
 }
 
 // orderState remembers, per stream, the timestamps of the newest fragment

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,9 +35,10 @@ type Store struct {
 
 	seq atomic.Uint64 // last fragment counter handed out
 
-	chainsMu sync.Mutex
-	chains   map[uint64]*chain
-	dirs     sync.Map // stream id -> struct{}: directories known to exist
+	chainsMu    sync.Mutex
+	chains      map[uint64]*chain // by stream id
+	chainsByARN map[string]*chain
+	dirs        sync.Map // stream id -> struct{}: directories known to exist
 
 	commits       chan *commitReq
 	stop          chan struct{}
@@ -48,8 +50,10 @@ type Store struct {
 }
 
 // Open opens the store in dir, creating it if needed, and repairs what a
-// crash may have left: fragment files no index record references are
-// removed, and index records without complete data are dropped.
+// crash may have left: a fragment file the index lacks is indexed if it is
+// complete and valid (its append may have returned before the index commit)
+// and removed otherwise, files of no stream are removed, and index records
+// without complete data are dropped.
 func Open(dir string, opts ...Option) (*Store, error) {
 	cfg := config{logger: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
@@ -77,6 +81,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		log:           cfg.logger,
 		noSync:        cfg.noSync,
 		chains:        make(map[uint64]*chain),
+		chainsByARN:   make(map[string]*chain),
 		commits:       make(chan *commitReq, 1024),
 		stop:          make(chan struct{}),
 		committerDone: make(chan struct{}),
@@ -128,6 +133,7 @@ func (s *Store) Close() error {
 	s.closed = true
 	s.gateMu.Unlock()
 	s.ops.Wait()
+	s.settle() // index commits of appends that have returned
 	close(s.stop)
 	<-s.committerDone
 	s.background.Wait()
@@ -176,13 +182,19 @@ func (s *Store) syncDir(dir string) error {
 type indexedFile struct {
 	id     uint64
 	number string
-	size   int64
+}
+
+// foundFile is a valid fragment file the index lacks.
+type foundFile struct {
+	id  uint64
+	h   fileHeader
+	num string
 }
 
 // recover reconciles the fragment files with the index.
 func (s *Store) recover() error {
 	// What the index holds.
-	known := make(map[uint64]map[string]int64) // stream id -> number -> size
+	known := make(map[uint64]map[string]int64) // stream id -> number -> file size
 	var orphanBuckets []uint64
 	maxCounter := s.seq.Load()
 	err := s.db.View(func(tx *bolt.Tx) error {
@@ -217,7 +229,7 @@ func (s *Store) recover() error {
 					files[string(num)] = -1
 					return nil
 				}
-				files[f.Number] = f.Size
+				files[f.Number] = dataOffset(&f, v) + f.Size
 				if c, ok := parseCounter(f.Number); ok && c > maxCounter {
 					maxCounter = c
 				}
@@ -228,7 +240,6 @@ func (s *Store) recover() error {
 	if err != nil {
 		return err
 	}
-	s.seq.Store(maxCounter)
 
 	// What the disk holds.
 	entries, err := os.ReadDir(s.fragDir)
@@ -236,6 +247,7 @@ func (s *Store) recover() error {
 		return err
 	}
 	removed := 0
+	var found []foundFile
 	present := make(map[uint64]map[string]bool)
 	for _, e := range entries {
 		p := filepath.Join(s.fragDir, e.Name())
@@ -270,31 +282,45 @@ func (s *Store) recover() error {
 				}
 				s.log.Error("store: fragment file has the wrong size", "path", fp, "size", info.Size(), "want", size)
 			}
+			if isFrag && !want && n.Type().IsRegular() {
+				if h, ok := s.readUnindexed(fp, id, number); ok {
+					found = append(found, foundFile{id: id, h: h, num: number})
+					maxCounter = max(maxCounter, h.counter)
+					continue
+				}
+			}
 			if err := os.RemoveAll(fp); err != nil {
 				return err
 			}
 			removed++
 		}
 	}
+	s.seq.Store(maxCounter)
 	if removed > 0 {
 		s.log.Info("store: removed unindexed fragment files", "count", removed)
+	}
+	if len(found) > 0 {
+		s.log.Info("store: indexing fragment files the index lacked", "count", len(found))
 	}
 
 	// Index records whose data is missing or damaged.
 	var dangling []indexedFile
 	for id, files := range known {
-		for number, size := range files {
+		for number := range files {
 			if !present[id][number] {
-				dangling = append(dangling, indexedFile{id: id, number: number, size: size})
+				dangling = append(dangling, indexedFile{id: id, number: number})
 			}
 		}
 	}
-	if len(dangling) == 0 && len(orphanBuckets) == 0 {
+	if len(dangling) == 0 && len(orphanBuckets) == 0 && len(found) == 0 {
 		return nil
 	}
 	for _, d := range dangling {
 		s.log.Error("store: dropping fragment without complete data", "stream", dirName(d.id), "number", d.number)
 	}
+	// In number order, so that a stream's fragments are appended at its end
+	// as they were written.
+	slices.SortFunc(found, func(a, b foundFile) int { return strings.Compare(a.num, b.num) })
 	return s.db.Update(func(tx *bolt.Tx) error {
 		arch := tx.Bucket(bucketArchive)
 		for _, id := range orphanBuckets {
@@ -307,6 +333,36 @@ func (s *Store) recover() error {
 				return err
 			}
 		}
+		for _, ff := range found {
+			f := ff.h.frag
+			f.Number = ff.num
+			if err := indexFragment(tx, arch.Bucket(idKey(ff.id)), f, ff.h.counter, ff.h.crc); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
+}
+
+// readUnindexed reads a fragment file the index lacks and returns its
+// header if the file is complete, valid and belongs where it lies.
+func (s *Store) readUnindexed(path string, id uint64, number string) (fileHeader, bool) {
+	counter, ok := parseCounter(number)
+	if !ok {
+		return fileHeader{}, false
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		s.log.Error("store: reading an unindexed fragment file", "path", path, "err", err)
+		return fileHeader{}, false
+	}
+	h, _, err := parseFragmentFile(b)
+	if err == nil && (h.streamID != id || h.counter != counter) {
+		err = fmt.Errorf("file describes fragment %s of stream %s", formatNumber(h.counter), dirName(h.streamID))
+	}
+	if err != nil {
+		s.log.Info("store: removing an unindexed fragment file", "path", path, "reason", err)
+		return fileHeader{}, false
+	}
+	return h, true
 }
