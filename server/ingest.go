@@ -238,44 +238,84 @@ func tickInterval(l Limits) time.Duration {
 	return d
 }
 
-// persist stores fragments in arrival order and acknowledges them.
+// persistDepth is how many fragments of a session are stored at once: the
+// next fragment's file is written and synced while the previous one's sync
+// is still in flight. ACKs and live publication stay in arrival order.
+const persistDepth = 2
+
+// persistJob is a fragment on its way to the store.
+type persistJob struct {
+	p         *pendingFragment
+	retained  bool
+	headerErr error
+	append    *store.PendingAppend // nil if not retained or the header failed
+}
+
+// persist stores fragments in arrival order, up to persistDepth at once,
+// and hands them to complete, which acknowledges them in the same order.
 func (sess *ingestSession) persist() {
 	s := sess.s
 	arn := sess.stream.ARN
 	headerIDs := map[string]string{} // header bytes -> stored id
+	// The completer holds one job and the send of the next blocks until
+	// it takes it: persistDepth jobs in flight.
+	jobs := make(chan *persistJob, persistDepth-2)
+	completed := make(chan struct{})
+	go func() {
+		defer close(completed)
+		for j := range jobs {
+			sess.complete(j)
+		}
+	}()
 	for p := range sess.persistQ {
-		tc := p.rec.Timecode
-		retained := sess.stream.DataRetentionInHours > 0
-		if retained {
+		j := &persistJob{p: p, retained: sess.stream.DataRetentionInHours > 0}
+		if j.retained {
 			id, ok := headerIDs[string(p.header)]
 			if !ok {
-				var err error
-				id, err = s.store.PutHeader(arn, p.header)
-				if err != nil {
-					s.log.Error("putmedia: store header", "stream", sess.stream.Name, "err", err)
-					sess.send(errorAck(errArchival, &tc, p.rec.Number, "storing the stream header failed: %v", err))
-					continue
+				id, j.headerErr = s.store.PutHeader(arn, p.header)
+				if j.headerErr == nil {
+					headerIDs[string(p.header)] = id
 				}
-				headerIDs[string(p.header)] = id
 			}
-			p.rec.HeaderID = id
-			rec, err := s.store.AppendFragment(arn, p.rec, p.data)
-			if errors.Is(err, store.ErrNotFound) {
-				sess.send(errorAck(errStreamNotActive, &tc, p.rec.Number, "stream %s was deleted", sess.stream.Name))
-				sess.stop()
-				continue
+			if j.headerErr == nil {
+				p.rec.HeaderID = id
+				j.append = s.store.StartAppend(arn, p.rec, p.data)
 			}
-			if err != nil {
-				s.log.Error("putmedia: store fragment", "stream", sess.stream.Name, "fragment", p.rec.Number, "err", err)
-				sess.send(errorAck(errArchival, &tc, p.rec.Number, "storing the fragment failed: %v", err))
-				continue
-			}
-			p.rec = rec
 		}
-		s.hub.publish(arn, liveFragment{rec: p.rec, header: p.header, data: p.data, retained: retained})
-		if retained {
-			sess.send(fragmentAck(ackPersisted, tc, p.rec.Number))
+		jobs <- j
+	}
+	close(jobs)
+	<-completed
+}
+
+// complete waits for a fragment's append, then publishes the fragment to
+// live readers and acknowledges it.
+func (sess *ingestSession) complete(j *persistJob) {
+	s := sess.s
+	p := j.p
+	tc := p.rec.Timecode
+	if j.headerErr != nil {
+		s.log.Error("putmedia: store header", "stream", sess.stream.Name, "err", j.headerErr)
+		sess.send(errorAck(errArchival, &tc, p.rec.Number, "storing the stream header failed: %v", j.headerErr))
+		return
+	}
+	if j.append != nil {
+		rec, err := j.append.Wait()
+		if errors.Is(err, store.ErrNotFound) {
+			sess.send(errorAck(errStreamNotActive, &tc, p.rec.Number, "stream %s was deleted", sess.stream.Name))
+			sess.stop()
+			return
 		}
+		if err != nil {
+			s.log.Error("putmedia: store fragment", "stream", sess.stream.Name, "fragment", p.rec.Number, "err", err)
+			sess.send(errorAck(errArchival, &tc, p.rec.Number, "storing the fragment failed: %v", err))
+			return
+		}
+		p.rec = rec
+	}
+	s.hub.publish(sess.stream.ARN, liveFragment{rec: p.rec, header: p.header, data: p.data, retained: j.retained})
+	if j.retained {
+		sess.send(fragmentAck(ackPersisted, tc, p.rec.Number))
 	}
 }
 
