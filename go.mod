@@ -9,6 +9,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/config v1.33.18
 	github.com/aws/aws-sdk-go-v2/credentials v1.21.0
 	github.com/aws/aws-sdk-go-v2/service/kinesisvideo v1.34.0
+	github.com/blackjack/webcam v0.6.1
 	github.com/pion/mediadevices v0.9.4
 	github.com/pion/rtcp v1.2.16
 	github.com/pion/rtp v1.10.6

@@ -94,7 +94,6 @@ var (
 	pixNV12 = fourcc("NV12")
 	pixI420 = fourcc("YU12")
 	pixMJPG = fourcc("MJPG")
-	pixJPEG = fourcc("JPEG")
 	pixH264 = fourcc("H264")
 	pixFWHT = fourcc("FWHT")
 )
@@ -296,6 +295,7 @@ type v4l2Control struct {
 var (
 	vidiocQuerycap           = iocR(0, unsafe.Sizeof(v4l2Capability{}))
 	vidiocEnumFmt            = iocRW(2, unsafe.Sizeof(v4l2Fmtdesc{}))
+	vidiocGFmt               = iocRW(4, unsafe.Sizeof(v4l2Format{}))
 	vidiocSFmt               = iocRW(5, unsafe.Sizeof(v4l2Format{}))
 	vidiocReqbufs            = iocRW(8, unsafe.Sizeof(v4l2Requestbuffers{}))
 	vidiocQuerybuf           = iocRW(9, unsafe.Sizeof(v4l2Buffer{}))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -36,17 +37,29 @@ func (c *camera) skipped(seq uint32) uint64 {
 // passed through; the raw ones in the order encoders take them cheapest.
 var preferredFormats = []uint32{pixH264, pixNV12, pixI420, pixYUYV, pixUYVY}
 
-// openCamera opens cfg.path and starts streaming in the configured format.
+// openCamera opens cfg.path natively and starts streaming in the
+// configured format.
 func openCamera(cfg *config, log *slog.Logger) (*camera, error) {
-	return openCameraAt(cfg.path, cfg, log)
-}
-
-func openCameraAt(path string, cfg *config, log *slog.Logger) (*camera, error) {
-	d, err := openDevice(path)
+	d, err := openDevice(cfg.path)
 	if err != nil {
 		return nil, err
 	}
-	c, err := startCamera(d, cfg, log)
+	typ, err := captureType(d)
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	offered, err := d.enumFormats(typ)
+	if err != nil {
+		d.close()
+		return nil, err
+	}
+	pixfmt, err := chooseFormat(cfg.format, offered, false)
+	if err != nil {
+		d.close()
+		return nil, fmt.Errorf("%s: %w", d.path, err)
+	}
+	c, err := startCamera(d, typ, pixfmt, cfg, log)
 	if err != nil {
 		d.close()
 		return nil, err
@@ -54,26 +67,74 @@ func openCameraAt(path string, cfg *config, log *slog.Logger) (*camera, error) {
 	return c, nil
 }
 
-func startCamera(d *device, cfg *config, log *slog.Logger) (*camera, error) {
-	caps := d.caps()
-	if caps&(capVideoM2M|capVideoM2MMplane) != 0 || caps&(capVideoCapture|capVideoCaptureMplane) == 0 {
-		return nil, fmt.Errorf("%w: %s (%s, capabilities %v)", ErrNotCapture, d.path, d.card(), capNames(caps))
+// openCapture opens the camera at path and starts streaming: H.264 (and
+// every format with capture=native) natively, the raw formats through
+// mediadevices. Exactly one of the results is set when err is nil.
+func openCapture(path string, cfg *config, log *slog.Logger, wake func()) (*camera, *mdCamera, error) {
+	d, err := openDevice(path)
+	if err != nil {
+		return nil, nil, err
 	}
-	if caps&capStreaming == 0 {
-		return nil, fmt.Errorf("%w: %s does not support streaming I/O", ErrNotCapture, d.path)
-	}
-	typ := uint32(bufTypeVideoCapture)
-	if caps&capVideoCapture == 0 {
-		typ = bufTypeVideoCaptureMplane
+	typ, err := captureType(d)
+	if err != nil {
+		d.close()
+		return nil, nil, err
 	}
 	offered, err := d.enumFormats(typ)
 	if err != nil {
-		return nil, err
+		d.close()
+		return nil, nil, err
 	}
-	pixfmt, err := chooseFormat(cfg.format, offered)
+	if cfg.capture == CaptureMediadevices && typ != bufTypeVideoCapture {
+		d.close()
+		return nil, nil, fmt.Errorf("%w: %s has a multi-planar capture queue, which mediadevices cannot read; use capture=native", ErrUnsupportedFormat, path)
+	}
+	if cfg.capture == CaptureMediadevices {
+		// Asked for explicitly: a raw format even from an H.264 camera.
+		offered = slices.DeleteFunc(offered, func(f fmtDesc) bool { return f.pixfmt == pixH264 })
+	}
+	// webcam reads single-planar capture queues only.
+	md := cfg.capture != CaptureNative && typ == bufTypeVideoCapture
+	pixfmt, err := chooseFormat(cfg.format, offered, md)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", d.path, err)
+		d.close()
+		return nil, nil, fmt.Errorf("%s: %w", d.path, err)
 	}
+	if !md || pixfmt == pixH264 {
+		c, err := startCamera(d, typ, pixfmt, cfg, log)
+		if err != nil {
+			d.close()
+			return nil, nil, err
+		}
+		return c, nil, nil
+	}
+	defer d.close()
+	m, err := openMDCamera(d, pixfmt, cfg, log, wake)
+	if err != nil {
+		return nil, nil, err
+	}
+	return nil, m, nil
+}
+
+// captureType checks that d is a streaming capture device and returns its
+// capture queue type.
+func captureType(d *device) (uint32, error) {
+	caps := d.caps()
+	if caps&(capVideoM2M|capVideoM2MMplane) != 0 || caps&(capVideoCapture|capVideoCaptureMplane) == 0 {
+		return 0, fmt.Errorf("%w: %s (%s, capabilities %v)", ErrNotCapture, d.path, d.card(), capNames(caps))
+	}
+	if caps&capStreaming == 0 {
+		return 0, fmt.Errorf("%w: %s does not support streaming I/O", ErrNotCapture, d.path)
+	}
+	if caps&capVideoCapture == 0 {
+		return bufTypeVideoCaptureMplane, nil
+	}
+	return bufTypeVideoCapture, nil
+}
+
+// startCamera sets the format on d's capture queue typ and starts
+// streaming natively.
+func startCamera(d *device, typ, pixfmt uint32, cfg *config, log *slog.Logger) (*camera, error) {
 	f, err := d.setFormat(typ, pixfmt, cfg.width, cfg.height, 0)
 	if err != nil {
 		return nil, err
@@ -112,8 +173,9 @@ func startCamera(d *device, cfg *config, log *slog.Logger) (*camera, error) {
 }
 
 // chooseFormat picks the capture format: the one asked for, if offered, or
-// the first of preferredFormats the camera offers.
-func chooseFormat(want PixelFormat, offered []fmtDesc) (uint32, error) {
+// the first of preferredFormats the camera offers, or MJPEG when mjpeg is
+// set (the mediadevices path decodes it).
+func chooseFormat(want PixelFormat, offered []fmtDesc, mjpeg bool) (uint32, error) {
 	has := func(p uint32) bool {
 		for _, f := range offered {
 			if f.pixfmt == p {
@@ -131,6 +193,9 @@ func chooseFormat(want PixelFormat, offered []fmtDesc) (uint32, error) {
 		if !has(p) {
 			return 0, fmt.Errorf("%w: %s not offered (offered: %s)", ErrUnsupportedFormat, want, strings.Join(names, ", "))
 		}
+		if p == pixMJPG && !mjpeg {
+			return 0, fmt.Errorf("%w: mjpeg is decoded on the mediadevices capture path only (single-planar cameras, not capture=native)", ErrUnsupportedFormat)
+		}
 		return p, nil
 	}
 	for _, p := range preferredFormats {
@@ -138,10 +203,13 @@ func chooseFormat(want PixelFormat, offered []fmtDesc) (uint32, error) {
 			return p, nil
 		}
 	}
-	if has(pixMJPG) || has(pixJPEG) {
-		return 0, fmt.Errorf("%w: the camera offers only %s; MJPEG needs a decoder, which this package does not have", ErrUnsupportedFormat, strings.Join(names, ", "))
+	if has(pixMJPG) {
+		if mjpeg {
+			return pixMJPG, nil
+		}
+		return 0, fmt.Errorf("%w: the camera offers only %s; MJPEG is decoded on the mediadevices capture path only, not with capture=native", ErrUnsupportedFormat, strings.Join(names, ", "))
 	}
-	return 0, fmt.Errorf("%w: none of %s is usable (want H264, NV12, YU12, YUYV or UYVY)", ErrUnsupportedFormat, strings.Join(names, ", "))
+	return 0, fmt.Errorf("%w: none of %s is usable (want H264, NV12, YU12, YUYV, UYVY or MJPG)", ErrUnsupportedFormat, strings.Join(names, ", "))
 }
 
 // setCodecControls sets bit rate and key-frame interval on a device with

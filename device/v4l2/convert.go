@@ -202,14 +202,187 @@ func toYCbCr(src []byte, sl frameLayout) (*image.YCbCr, error) {
 	if err := convertFrame(buf, dl, src, sl); err != nil {
 		return nil, err
 	}
+	return i420Image(buf, w, h), nil
+}
+
+// canConvertImage reports whether convertImage can write dst.
+func canConvertImage(dst uint32) bool {
+	return dst == pixI420 || dst == pixNV12 || dst == pixYUYV || dst == pixUYVY
+}
+
+// limitedRange maps full-range samples (JPEG's, 0..255) to the limited
+// range H.264 encoders assume: luma 16..235, chroma 16..240.
+var limitedRange = func() (t [2][256]byte) {
+	for v := range 256 {
+		t[0][v] = byte(16 + (v*219+127)/255)
+		t[1][v] = byte(16 + (v*224+127)/255)
+	}
+	return t
+}()
+
+// convertImage writes img, a picture decoded by
+// github.com/pion/mediadevices/pkg/frame (an *image.YCbCr of any chroma
+// subsampling, or an *image.Gray for grayscale JPEG), into dst laid out as
+// dl (I420, NV12, YUYV or UYVY). Chroma is averaged over the samples each
+// destination sample covers. fullRange scales the samples from the full
+// range of JPEG to the limited range of video.
+func convertImage(dst []byte, dl frameLayout, img image.Image, fullRange bool) error {
+	if !canConvertImage(dl.pixfmt) {
+		return fmt.Errorf("v4l2: converting a picture to %s: %w", fourccString(dl.pixfmt), ErrUnsupportedFormat)
+	}
+	b := img.Bounds()
+	if b.Dx() != dl.width || b.Dy() != dl.height {
+		return fmt.Errorf("v4l2: picture is %dx%d, the encoder takes %dx%d", b.Dx(), b.Dy(), dl.width, dl.height)
+	}
+	if err := dl.check(len(dst)); err != nil {
+		return err
+	}
+	var yRow func(y int) []byte // the w luma samples of line y
+	// cAt returns the mean Cb and Cr over the w x h luma block at (x, y).
+	var cAt func(x, y, w, h int) (byte, byte)
+	switch m := img.(type) {
+	case *image.YCbCr:
+		yRow = func(y int) []byte { return m.Y[m.YOffset(b.Min.X, b.Min.Y+y):][:dl.width] }
+		cAt = ycbcrChroma(m)
+	case *image.Gray:
+		yRow = func(y int) []byte { return m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):][:dl.width] }
+		cAt = func(int, int, int, int) (byte, byte) { return 128, 128 }
+	default:
+		return fmt.Errorf("v4l2: converting a %T picture: %w", img, ErrUnsupportedFormat)
+	}
+	ly, lc := func(v byte) byte { return v }, func(v byte) byte { return v }
+	if fullRange {
+		ly = func(v byte) byte { return limitedRange[0][v] }
+		lc = func(v byte) byte { return limitedRange[1][v] }
+	}
+	w, h := dl.width, dl.height
+	switch dl.pixfmt {
+	case pixYUYV, pixUYVY:
+		yo, co := 0, 1
+		if dl.pixfmt == pixUYVY {
+			yo, co = 1, 0
+		}
+		for y := 0; y < h; y++ {
+			row, sy := dst[y*dl.stride:], yRow(y)
+			for x := 0; x < w; x += 2 {
+				cb, cr := cAt(x, y, 2, 1)
+				row[2*x+yo] = ly(sy[x])
+				row[2*x+2+yo] = ly(sy[x+1])
+				row[2*x+co] = lc(cb)
+				row[2*x+2+co] = lc(cr)
+			}
+		}
+		return nil
+	}
+	for y := 0; y < h; y++ {
+		row, sy := dst[y*dl.stride:y*dl.stride+w], yRow(y)
+		if !fullRange {
+			copy(row, sy)
+			continue
+		}
+		for x, v := range sy {
+			row[x] = limitedRange[0][v]
+		}
+	}
+	dc := dl.stride * dl.planeHeight()
+	if dl.pixfmt == pixNV12 {
+		for y := 0; y < h/2; y++ {
+			row := dst[dc+y*dl.stride:]
+			for x := 0; x < w/2; x++ {
+				cb, cr := cAt(2*x, 2*y, 2, 2)
+				row[2*x], row[2*x+1] = lc(cb), lc(cr)
+			}
+		}
+		return nil
+	}
+	dcs := dl.stride / 2
+	dc2 := dc + dcs*(h/2)
+	for y := 0; y < h/2; y++ {
+		rb, rr := dst[dc+y*dcs:], dst[dc2+y*dcs:]
+		for x := 0; x < w/2; x++ {
+			cb, cr := cAt(2*x, 2*y, 2, 2)
+			rb[x], rr[x] = lc(cb), lc(cr)
+		}
+	}
+	return nil
+}
+
+// ycbcrChroma returns the chroma sampler of m: the rounded mean of the
+// distinct chroma samples that the w x h luma block at (x, y) (relative to
+// m.Rect.Min; x and y even, w and h 1 or 2) covers.
+func ycbcrChroma(m *image.YCbCr) func(x, y, w, h int) (byte, byte) {
+	x0, y0 := m.Rect.Min.X, m.Rect.Min.Y
+	if x0 == 0 && y0 == 0 {
+		switch m.SubsampleRatio {
+		case image.YCbCrSubsampleRatio420:
+			return func(x, y, w, h int) (byte, byte) {
+				i := (y/2)*m.CStride + x/2
+				return m.Cb[i], m.Cr[i]
+			}
+		case image.YCbCrSubsampleRatio422:
+			return func(x, y, w, h int) (byte, byte) {
+				i := y*m.CStride + x/2
+				if h == 1 {
+					return m.Cb[i], m.Cr[i]
+				}
+				j := i + m.CStride
+				return byte((int(m.Cb[i]) + int(m.Cb[j]) + 1) / 2), byte((int(m.Cr[i]) + int(m.Cr[j]) + 1) / 2)
+			}
+		}
+	}
+	// Any subsampling: average the distinct samples under the block.
+	return func(x, y, w, h int) (byte, byte) {
+		var offs [4]int
+		n := 0
+		for dy := 0; dy < h; dy++ {
+			for dx := 0; dx < w; dx++ {
+				o := m.COffset(x0+x+dx, y0+y+dy)
+				dup := false
+				for _, p := range offs[:n] {
+					dup = dup || p == o
+				}
+				if !dup {
+					offs[n] = o
+					n++
+				}
+			}
+		}
+		var sb, sr int
+		for _, o := range offs[:n] {
+			sb += int(m.Cb[o])
+			sr += int(m.Cr[o])
+		}
+		return byte((sb + n/2) / n), byte((sr + n/2) / n)
+	}
+}
+
+// imageToYCbCr converts a decoded picture into a new 4:2:0 image in one I420
+// buffer, as software encoders take it.
+func imageToYCbCr(img image.Image, fullRange bool) (*image.YCbCr, error) {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if w <= 0 || h <= 0 || w%2 != 0 || h%2 != 0 {
+		return nil, fmt.Errorf("v4l2: picture size %dx%d: %w", w, h, ErrUnsupportedFormat)
+	}
+	dl := frameLayout{pixfmt: pixI420, width: w, height: h, stride: w}
+	dl.sizeImage = dl.minSize()
+	buf := make([]byte, dl.sizeImage)
+	if err := convertImage(buf, dl, img, fullRange); err != nil {
+		return nil, err
+	}
+	return i420Image(buf, w, h), nil
+}
+
+// i420Image is the image.YCbCr view of a tight I420 buffer.
+func i420Image(buf []byte, w, h int) *image.YCbCr {
 	ys, cs := w*h, (w/2)*(h/2)
 	return &image.YCbCr{
 		Y:              buf[:ys:ys],
 		Cb:             buf[ys : ys+cs : ys+cs],
-		Cr:             buf[ys+cs:],
+		Cr:             buf[ys+cs : ys+2*cs],
 		YStride:        w,
 		CStride:        w / 2,
 		SubsampleRatio: image.YCbCrSubsampleRatio420,
 		Rect:           image.Rect(0, 0, w, h),
-	}, nil
+	}
 }

@@ -189,6 +189,17 @@ func (d *device) setFormat(typ uint32, pixfmt uint32, w, h, sizeImage int) (form
 	return formatOf(&f), nil
 }
 
+// getFormat runs VIDIOC_G_FMT on queue typ: the format in use, which
+// another open file of the device may have set.
+func (d *device) getFormat(typ uint32) (format, error) {
+	var f v4l2Format
+	f.Type = typ
+	if err := ioctl(d.fd, vidiocGFmt, unsafe.Pointer(&f)); err != nil {
+		return format{}, fmt.Errorf("v4l2: %s: VIDIOC_G_FMT: %w", d.path, err)
+	}
+	return formatOf(&f), nil
+}
+
 func formatOf(f *v4l2Format) format {
 	if isMplane(f.Type) {
 		p := f.pixMP()

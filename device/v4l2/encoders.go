@@ -38,11 +38,14 @@ func Encoders() []string {
 }
 
 // rawFrame is a captured picture: a view of a capture buffer that is valid
-// until the buffer is queued again.
+// until the buffer is queued again (native capture), or a decoded image
+// (mediadevices capture) of the size in layout.
 type rawFrame struct {
-	data   []byte
-	layout frameLayout
-	ts     time.Duration // monotonic capture time
+	data      []byte
+	img       image.Image
+	fullRange bool // img has JPEG's full-range samples
+	layout    frameLayout
+	ts        time.Duration // monotonic capture time
 }
 
 // encodedFrame is an encoder's output: an Annex-B access unit (owned) and
@@ -101,7 +104,16 @@ func newSWEncoder(label string, b codec.VideoEncoderBuilder, width, height int, 
 }
 
 func (e *swEncoder) send(f rawFrame) (bool, error) {
-	img, err := toYCbCr(f.data, f.layout)
+	var img *image.YCbCr
+	var err error
+	switch m, ok := f.img.(*image.YCbCr); {
+	case ok && !f.fullRange && m.SubsampleRatio == image.YCbCrSubsampleRatio420 && m.Rect.Min == (image.Point{}):
+		img = m
+	case f.img != nil:
+		img, err = imageToYCbCr(f.img, f.fullRange)
+	default:
+		img, err = toYCbCr(f.data, f.layout)
+	}
 	if err != nil {
 		return false, err
 	}

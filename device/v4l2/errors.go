@@ -14,8 +14,9 @@ var (
 	// node).
 	ErrNotCapture = errors.New("v4l2: not a video capture device")
 	// ErrUnsupportedFormat reports a pixel format the camera does not offer,
-	// or one this package cannot take (MJPEG needs a decoder, which is not
-	// implemented).
+	// or one the chosen capture path cannot take (MJPEG with
+	// capture=native, padded lines or multi-planar queues on the
+	// mediadevices path).
 	ErrUnsupportedFormat = errors.New("v4l2: unsupported pixel format")
 	// ErrNoEncoder reports that a raw camera needs an H.264 encoder and none
 	// is available: no V4L2 memory-to-memory H.264 encoder device was found

@@ -82,6 +82,7 @@ func TestIoctlNumbers(t *testing.T) {
 		v64, v32 uint32
 	}{
 		{"VIDIOC_QUERYCAP", vidiocQuerycap, 0x80685600, 0x80685600},
+		{"VIDIOC_G_FMT", vidiocGFmt, 0xc0d05604, 0xc0cc5604},
 		{"VIDIOC_S_FMT", vidiocSFmt, 0xc0d05605, 0xc0cc5605},
 		{"VIDIOC_QBUF", vidiocQbuf, 0xc058560f, 0xc044560f},
 		{"VIDIOC_DQBUF", vidiocDqbuf, 0xc0585611, 0xc0445611},

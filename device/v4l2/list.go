@@ -31,6 +31,31 @@ type FormatInfo struct {
 	Description string
 	Compressed  bool
 	Sizes       []FrameSize
+	// Capture is how Open reads a camera's format: "native" for H.264
+	// (passed through), "mediadevices" for the raw formats it decodes and
+	// encodes (YUYV, UYVY, NV12, YU12 and MJPG; all but MJPG can also be
+	// read with capture=native), "" for formats Open cannot take. Empty
+	// for M2M devices.
+	Capture string
+}
+
+// formatCapture is FormatInfo.Capture for a camera format; mplane tells
+// a camera with a multi-planar queue, which only the native path reads.
+func formatCapture(pixfmt uint32, mplane bool) string {
+	switch pixfmt {
+	case pixH264:
+		return string(CaptureNative)
+	case pixYUYV, pixUYVY, pixNV12, pixI420:
+		if mplane {
+			return string(CaptureNative)
+		}
+		return string(CaptureMediadevices)
+	case pixMJPG:
+		if !mplane {
+			return string(CaptureMediadevices)
+		}
+	}
+	return ""
 }
 
 // FrameSize is a discrete frame size, or a range when Stepwise is set

@@ -74,6 +74,7 @@ func formatInfos(d *device, typ uint32, sizes bool) []FormatInfo {
 		fi := FormatInfo{PixelFormat: fourccString(f.pixfmt), Description: f.description, Compressed: f.compressed}
 		if sizes {
 			fi.Sizes, _ = d.enumFrameSizes(f.pixfmt)
+			fi.Capture = formatCapture(f.pixfmt, isMplane(typ))
 		}
 		out = append(out, fi)
 	}

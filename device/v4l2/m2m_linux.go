@@ -24,6 +24,7 @@ type m2mEncoder struct {
 type m2mParams struct {
 	coded   uint32 // the coded format wanted on CAPTURE (H264; FWHT for vicodec)
 	src     frameLayout
+	image   bool // the pictures come as decoded images (mediadevices capture)
 	fps     float64
 	bitrate int
 	keyint  int
@@ -72,9 +73,9 @@ func (e *m2mEncoder) start(p m2mParams) error {
 	}
 	raw := p.raw
 	if raw == 0 {
-		raw = pickRaw(p.src.pixfmt, rawFmts)
+		raw = pickRaw(p.src.pixfmt, p.image, rawFmts)
 	}
-	if raw == 0 || !canConvert(p.src.pixfmt, raw) {
+	if raw == 0 || !(canConvert(p.src.pixfmt, raw) || p.image && canConvertImage(raw)) {
 		return fmt.Errorf("%w: %s takes none of the formats %s converts to", ErrUnsupportedFormat, d.path, fourccString(p.src.pixfmt))
 	}
 	w, h := p.src.width, p.src.height
@@ -131,17 +132,18 @@ func (e *m2mEncoder) start(p m2mParams) error {
 	return d.stream(e.capType, true)
 }
 
-// pickRaw returns src when the encoder takes it, else the first of
-// rawPreference it takes, else 0.
-func pickRaw(src uint32, offered []fmtDesc) uint32 {
+// pickRaw returns the OUTPUT format for pictures in src: src itself when
+// the encoder takes it, else the first of rawPreference it takes that src
+// (or a decoded image, with image set) converts to, else 0.
+func pickRaw(src uint32, image bool, offered []fmtDesc) uint32 {
 	has := func(p uint32) bool {
 		return slices.ContainsFunc(offered, func(f fmtDesc) bool { return f.pixfmt == p })
 	}
-	if has(src) {
+	if has(src) && (canConvert(src, src) || image && canConvertImage(src)) {
 		return src
 	}
 	for _, p := range rawPreference {
-		if has(p) && canConvert(src, p) {
+		if has(p) && (canConvert(src, p) || image && canConvertImage(p)) {
 			return p
 		}
 	}
@@ -174,7 +176,13 @@ func (e *m2mEncoder) send(f rawFrame) (bool, error) {
 	if n <= 0 {
 		n = len(buf)
 	}
-	if err := convertFrame(buf[:n], e.outLayout, f.data, f.layout); err != nil {
+	var err error
+	if f.img != nil {
+		err = convertImage(buf[:n], e.outLayout, f.img, f.fullRange)
+	} else {
+		err = convertFrame(buf[:n], e.outLayout, f.data, f.layout)
+	}
+	if err != nil {
 		return false, err
 	}
 	if err := e.out.enqueue(i, n, f.ts); err != nil {

@@ -22,7 +22,25 @@ const (
 	FormatYUYV  PixelFormat = "yuyv"  // packed 4:2:2, encoded
 	FormatNV12  PixelFormat = "nv12"  // 4:2:0, interleaved chroma, encoded
 	FormatI420  PixelFormat = "i420"  // 4:2:0 planar (V4L2 "YU12"), encoded
-	FormatMJPEG PixelFormat = "mjpeg" // not supported: needs a decoder
+	FormatMJPEG PixelFormat = "mjpeg" // Motion JPEG, decoded and encoded (mediadevices capture only)
+)
+
+// Capture names how raw cameras (every format but H.264) are read.
+type Capture string
+
+// Capture paths Open understands.
+const (
+	// CaptureMediadevices reads raw cameras the way
+	// github.com/pion/mediadevices' camera driver does on Linux: through
+	// github.com/blackjack/webcam, with the pictures decoded by
+	// mediadevices/pkg/frame (MJPEG with image/jpeg). It is the default for
+	// raw formats and the only path for MJPEG. Frames are stamped with the
+	// time they were dequeued.
+	CaptureMediadevices Capture = "mediadevices"
+	// CaptureNative reads raw cameras with this package's own ioctl code,
+	// whose frames carry the kernel's buffer timestamps and whose driver
+	// drops are counted. H.264 cameras are always read this way.
+	CaptureNative Capture = "native"
 )
 
 func (f PixelFormat) fourcc() (uint32, bool) {
@@ -62,7 +80,8 @@ type config struct {
 	bitrate       int
 	keyint        int // frames; 0: 2 s worth
 	format        PixelFormat
-	encoder       string // "", a device path, or a software encoder name
+	encoder       string  // "", a device path, or a software encoder name
+	capture       Capture // "": the default for the format
 	builder       codec.VideoEncoderBuilder
 	log           *slog.Logger
 	backoffMin    time.Duration
@@ -149,7 +168,8 @@ func WithKeyFrameInterval(frames int) Option {
 }
 
 // WithPixelFormat sets the capture format. Without it, H.264 is taken when
-// the camera offers it, else the first of YUYV, NV12 and I420 it offers.
+// the camera offers it, else the first of NV12, I420 and YUYV it offers,
+// else MJPEG (except with capture=native).
 func WithPixelFormat(f PixelFormat) Option {
 	return func(c *config) error {
 		if _, ok := f.fourcc(); !ok {
@@ -186,6 +206,25 @@ func WithEncoder(b codec.VideoEncoderBuilder) Option {
 		c.builder = b
 		return nil
 	}
+}
+
+// WithCapture sets how raw cameras are read (see Capture). H.264 cameras
+// are always read natively.
+func WithCapture(m Capture) Option {
+	return func(c *config) error {
+		if err := checkCapture(m); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidOption, err)
+		}
+		c.capture = m
+		return nil
+	}
+}
+
+func checkCapture(m Capture) error {
+	if m != CaptureMediadevices && m != CaptureNative {
+		return fmt.Errorf("capture %q (want %s or %s)", string(m), CaptureMediadevices, CaptureNative)
+	}
+	return nil
 }
 
 // WithReconnectBackoff sets the first and the longest wait between attempts
@@ -266,7 +305,7 @@ func checkEncoderName(name string) error {
 }
 
 // parseURL reads v4l2:///dev/video0?width=..&height=..&fps=..&bitrate=..&
-// keyint=..&format=..&encoder=.. into c. A bare absolute path is accepted
+// keyint=..&format=..&encoder=..&capture=.. into c. A bare absolute path is accepted
 // too.
 func parseURL(raw string, c *config) error {
 	u, err := url.Parse(raw)
@@ -333,8 +372,12 @@ func parseURL(raw string, c *config) error {
 		case "encoder":
 			err = checkEncoderName(v)
 			c.encoder = v
+		case "capture":
+			m := Capture(strings.ToLower(v))
+			err = checkCapture(m)
+			c.capture = m
 		default:
-			err = fmt.Errorf("unknown parameter (known: width, height, fps, bitrate, keyint, format, encoder)")
+			err = fmt.Errorf("unknown parameter (known: width, height, fps, bitrate, keyint, format, encoder, capture)")
 		}
 		if err != nil {
 			return fmt.Errorf("%w: %s=%s: %w", ErrInvalidURL, k, v, err)
@@ -354,8 +397,11 @@ func newConfig(raw string, opts []Option) (*config, error) {
 			return nil, err
 		}
 	}
-	if c.format == FormatMJPEG {
-		return nil, fmt.Errorf("%w: mjpeg needs a JPEG decoder, which this package does not have; capture h264, yuyv, nv12 or i420 instead", ErrUnsupportedFormat)
+	if c.format == FormatMJPEG && c.capture == CaptureNative {
+		return nil, fmt.Errorf("%w: mjpeg is decoded on the mediadevices capture path only, not with capture=native", ErrUnsupportedFormat)
+	}
+	if c.format == FormatH264 && c.capture == CaptureMediadevices {
+		return nil, fmt.Errorf("%w: capture=mediadevices cannot deliver compressed H.264; h264 is passed through natively", ErrInvalidOption)
 	}
 	if c.format == FormatH264 && (c.encoder != "" || c.builder != nil) {
 		return nil, fmt.Errorf("%w: an encoder was given for an H.264 (pass-through) capture", ErrInvalidOption)

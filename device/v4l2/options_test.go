@@ -42,7 +42,14 @@ func TestParseURL(t *testing.T) {
 		{url: "v4l2:///dev/video0?format=rgb", wantErr: ErrInvalidURL},
 		{url: "v4l2:///dev/video0?encoder=ffmpeg", wantErr: ErrInvalidOption},
 		{url: "v4l2:///dev/video0?encoder=x264", wantErr: ErrNoEncoder},
-		{url: "v4l2:///dev/video0?format=mjpeg", wantErr: ErrUnsupportedFormat},
+		{url: "v4l2:///dev/video0?format=mjpeg", want: config{path: "/dev/video0", width: 1280, height: 720, fps: 30, bitrate: 2_000_000, format: FormatMJPEG}},
+		{url: "v4l2:///dev/video0?format=yuyv&capture=NATIVE", want: config{path: "/dev/video0", width: 1280, height: 720, fps: 30, bitrate: 2_000_000, format: FormatYUYV, capture: CaptureNative}},
+		{url: "v4l2:///dev/video0?capture=native", opts: []Option{WithCapture(CaptureMediadevices)}, want: config{path: "/dev/video0", width: 1280, height: 720, fps: 30, bitrate: 2_000_000, capture: CaptureMediadevices}},
+		{url: "v4l2:///dev/video0?format=mjpeg&capture=native", wantErr: ErrUnsupportedFormat},
+		{url: "v4l2:///dev/video0?format=mjpeg", opts: []Option{WithCapture(CaptureNative)}, wantErr: ErrUnsupportedFormat},
+		{url: "v4l2:///dev/video0?format=h264&capture=mediadevices", wantErr: ErrInvalidOption},
+		{url: "v4l2:///dev/video0?capture=webcam", wantErr: ErrInvalidURL},
+		{url: "v4l2:///dev/video0", opts: []Option{WithCapture("cgo")}, wantErr: ErrInvalidOption},
 		{url: "v4l2:///dev/video0?format=h264&encoder=/dev/video11", wantErr: ErrInvalidOption},
 		{url: "v4l2:///dev/video0", opts: []Option{WithLogger(nil)}, wantErr: ErrInvalidOption},
 		{url: "v4l2:///dev/video0", opts: []Option{WithEncoder(nil)}, wantErr: ErrInvalidOption},
@@ -64,7 +71,7 @@ func TestParseURL(t *testing.T) {
 			continue
 		}
 		if got.path != c.want.path || got.width != c.want.width || got.height != c.want.height || got.fps != c.want.fps ||
-			got.bitrate != c.want.bitrate || got.keyint != c.want.keyint || got.format != c.want.format || got.encoder != c.want.encoder {
+			got.bitrate != c.want.bitrate || got.keyint != c.want.keyint || got.format != c.want.format || got.encoder != c.want.encoder || got.capture != c.want.capture {
 			t.Errorf("%s: got %+v, want %+v", c.url, *got, c.want)
 		}
 	}

@@ -36,11 +36,14 @@ type Source struct {
 	stats   Stats
 
 	// Owned by the reading goroutine (under readMu).
-	cam       *camera
+	cam       *camera   // native capture, or nil
+	md        *mdCamera // mediadevices capture, or nil
 	enc       encoder
 	encLayout frameLayout // the camera picture the encoder was set up for
 	held      *rawFrame   // picture waiting for room in the encoder
-	heldIdx   int
+	heldIdx   int         // native: its capture buffer
+	heldBuf   []byte      // mediadevices: the captured bytes behind it
+	heldFree  func()      // mediadevices: the decoder's release
 	camCard   string
 	camBus    string
 	camPath   string
@@ -59,7 +62,7 @@ type Source struct {
 
 // Open opens the camera of rawURL (v4l2:///dev/video0?width=1280&height=720&
 // fps=30&bitrate=2000000&keyint=60&format=h264|yuyv|nv12|i420|mjpeg&
-// encoder=/dev/video11), starts capturing, and waits for the first key frame
+// encoder=/dev/video11&capture=mediadevices|native), starts capturing, and waits for the first key frame
 // to learn the track's parameter sets and size. ctx bounds that wait (15 s
 // when it has no deadline); it does not limit the source's lifetime.
 func Open(ctx context.Context, rawURL string, opts ...Option) (*Source, error) {
@@ -81,11 +84,9 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (*Source, error) {
 }
 
 func (s *Source) start(ctx context.Context) error {
-	cam, err := openCamera(s.cfg, s.log)
-	if err != nil {
+	if err := s.openAt(s.cfg.path); err != nil {
 		return err
 	}
-	s.setCamera(cam)
 	if err := s.matchEncoder(); err != nil {
 		return err
 	}
@@ -141,20 +142,20 @@ func (s *Source) track() (media.Track, error) {
 	}, nil
 }
 
-// newEncoder chooses and starts the encoder for a raw camera.
-func (s *Source) newEncoder(cam *camera) (encoder, error) {
+// newEncoder chooses and starts the encoder for the raw camera's pictures
+// (laid out as l, or decoded images of that size when image is set).
+func (s *Source) newEncoder(l frameLayout, image bool) (encoder, error) {
 	cfg := s.cfg
-	l := cam.layout()
 	fps := cfg.fps
-	if cam.fps > 0 {
-		fps = cam.fps
+	if f := s.camFPS(); f > 0 {
+		fps = f
 	}
 	if cfg.builder != nil {
 		return newSWEncoder("custom", cfg.builder, l.width, l.height, fps)
 	}
 	name := cfg.encoder
 	m2m := func(path string) (encoder, error) {
-		return newM2MEncoder(path, m2mParams{coded: pixH264, src: l, fps: fps, bitrate: cfg.bitrate,
+		return newM2MEncoder(path, m2mParams{coded: pixH264, src: l, image: image, fps: fps, bitrate: cfg.bitrate,
 			keyint: cfg.keyInterval(), buffers: cfg.buffers}, s.log)
 	}
 	switch {
@@ -173,7 +174,7 @@ func (s *Source) newEncoder(cam *camera) (encoder, error) {
 		}
 		if name == "" {
 			return nil, fmt.Errorf("%w: %s delivers %s, which needs encoding, and there is no V4L2 memory-to-memory H.264 encoder device (such as the Raspberry Pi's bcm2835-codec at /dev/video11) and this build has no software encoder (build with -tags x264 or -tags openh264 and CGO_ENABLED=1), or capture format=h264 from a camera that offers it",
-				ErrNoEncoder, cam.dev.path, fourccString(l.pixfmt))
+				ErrNoEncoder, s.camPath, fourccString(l.pixfmt))
 		}
 	}
 	factory, ok := softwareEncoders[name]
@@ -187,15 +188,50 @@ func (s *Source) newEncoder(cam *camera) (encoder, error) {
 	return newSWEncoder(name, b, l.width, l.height, fps)
 }
 
-func (s *Source) setCamera(c *camera) {
-	s.cam = c
-	s.camPath = c.dev.path
-	s.camCard, s.camBus = c.dev.card(), c.dev.busInfo()
+// openAt opens the camera at path on the path its format takes.
+func (s *Source) openAt(path string) error {
+	cam, md, err := openCapture(path, s.cfg, s.log, s.signal)
+	if err != nil {
+		return err
+	}
+	s.cam, s.md = cam, md
+	s.camPath = path
+	l, _ := s.camLayout()
+	capture := CaptureNative
+	if md != nil {
+		capture = CaptureMediadevices
+	}
+	if cam != nil {
+		s.camCard, s.camBus = cam.dev.card(), cam.dev.busInfo()
+	} else {
+		s.camCard, s.camBus = md.card, md.bus
+	}
 	s.statsMu.Lock()
-	s.stats.Device, s.stats.Card = c.dev.path, s.camCard
-	s.stats.PixelFormat = fourccString(c.fmt.pixfmt)
-	s.stats.Width, s.stats.Height, s.stats.FPS = c.fmt.width, c.fmt.height, c.fps
+	s.stats.Device, s.stats.Card, s.stats.Capture = path, s.camCard, string(capture)
+	s.stats.PixelFormat = fourccString(l.pixfmt)
+	s.stats.Width, s.stats.Height, s.stats.FPS = l.width, l.height, s.camFPS()
 	s.statsMu.Unlock()
+	return nil
+}
+
+// camLayout is the open camera's picture layout, and whether it needs
+// encoding.
+func (s *Source) camLayout() (frameLayout, bool) {
+	if s.md != nil {
+		return s.md.lay, true
+	}
+	return s.cam.layout(), s.cam.fmt.pixfmt != pixH264
+}
+
+// camFPS is the rate the open camera's driver accepted (0: unknown).
+func (s *Source) camFPS() float64 {
+	switch {
+	case s.md != nil:
+		return s.md.fps
+	case s.cam != nil:
+		return s.cam.fps
+	}
+	return 0
 }
 
 func (s *Source) setEncoderStats() {
@@ -328,13 +364,20 @@ func (s *Source) nextUnit() (unit, time.Duration, error) {
 				continue
 			}
 		}
-		if s.cam == nil {
+		if s.cam == nil && s.md == nil {
 			if err := s.reconnect(); err != nil {
 				return unit{}, 0, err
 			}
 			continue
 		}
-		if s.held == nil {
+		if s.held == nil && s.md != nil {
+			if err := s.takePicture(); err != nil {
+				return unit{}, 0, err
+			}
+			if s.md == nil {
+				continue // it went away
+			}
+		} else if s.held == nil {
 			d, err := s.cam.q.dequeue()
 			switch {
 			case err == errWouldBlock:
@@ -381,8 +424,7 @@ func (s *Source) nextUnit() (unit, time.Duration, error) {
 				continue
 			}
 			if accepted {
-				s.held = nil
-				if err := s.cam.q.enqueue(s.heldIdx, 0, 0); err != nil {
+				if err := s.releaseHeld(); err != nil {
 					if rerr := s.cameraFailed(err); rerr != nil {
 						return unit{}, 0, rerr
 					}
@@ -400,8 +442,8 @@ func (s *Source) nextUnit() (unit, time.Duration, error) {
 // gone.
 func (s *Source) stallTimeout() time.Duration {
 	fps := s.cfg.fps
-	if s.cam != nil && s.cam.fps > 0 {
-		fps = s.cam.fps
+	if f := s.camFPS(); f > 0 {
+		fps = f
 	}
 	return max(s.cfg.stall, sinceFrames(5, fps))
 }
@@ -410,7 +452,7 @@ func (s *Source) stallTimeout() time.Duration {
 func (s *Source) wait() error {
 	fds := []unix.PollFd{{Fd: int32(s.wake), Events: unix.POLLIN}}
 	camIdx, encIdx := -1, -1
-	if s.held == nil {
+	if s.held == nil && s.cam != nil {
 		camIdx = len(fds)
 		fds = append(fds, unix.PollFd{Fd: int32(s.cam.dev.fd), Events: unix.POLLIN})
 	}
@@ -537,29 +579,80 @@ func (s *Source) cameraFailed(err error) error {
 }
 
 func (s *Source) dropCamera() {
+	s.dropHeld()
 	if s.cam != nil {
 		s.cam.close()
 		s.cam = nil
 	}
-	s.held = nil
+	if s.md != nil {
+		s.md.close()
+		s.md = nil
+	}
 	s.waitKey = true
+}
+
+// takePicture takes the next captured picture of the mediadevices path,
+// if there is one, decodes it and holds it for the encoder. A picture that
+// does not decode (a damaged JPEG) is dropped.
+func (s *Source) takePicture() error {
+	var f mdFrame
+	select {
+	case f = <-s.md.frames:
+	default:
+		return nil
+	}
+	if f.err != nil {
+		return s.cameraFailed(f.err)
+	}
+	img, release, err := s.md.decode(f.data)
+	if err != nil {
+		release()
+		s.md.recycle(f.data)
+		s.count(func(st *Stats) { st.Dropped++ })
+		s.log.Debug("v4l2: picture dropped", "err", err)
+		return nil
+	}
+	s.held = &rawFrame{img: img, fullRange: s.md.lay.pixfmt == pixMJPG, layout: s.md.lay, ts: f.mono}
+	s.heldIdx, s.heldBuf, s.heldFree = -1, f.data, release
+	return nil
+}
+
+// releaseHeld gives the held picture's buffer back to the camera.
+func (s *Source) releaseHeld() error {
+	if s.held == nil {
+		return nil
+	}
+	idx := s.heldIdx
+	s.dropHeld()
+	if s.cam != nil && idx >= 0 {
+		return s.cam.q.enqueue(idx, 0, 0)
+	}
+	return nil
+}
+
+// dropHeld forgets the held picture, recycling a mediadevices copy.
+func (s *Source) dropHeld() {
+	if s.heldFree != nil {
+		s.heldFree()
+	}
+	if s.md != nil {
+		s.md.recycle(s.heldBuf)
+	}
+	s.held, s.heldIdx, s.heldBuf, s.heldFree = nil, -1, nil, nil
 }
 
 // encoderFailed restarts the encoder after an error from it (a stalled or
 // vanished M2M device), or returns the error when that is not possible.
 func (s *Source) encoderFailed(err error) error {
-	if s.opening != nil || s.cam == nil || !(isGone(err) || errors.Is(err, errEncoderStalled)) {
+	if s.opening != nil || (s.cam == nil && s.md == nil) || !(isGone(err) || errors.Is(err, errEncoderStalled)) {
 		return err
 	}
 	s.log.Warn("v4l2: encoder failed; restarting it", "encoder", s.enc.name(), "err", err)
 	s.enc.close()
 	s.enc = nil
 	// The held picture's buffer goes back to the camera.
-	if s.held != nil {
-		s.held = nil
-		if qerr := s.cam.q.enqueue(s.heldIdx, 0, 0); qerr != nil {
-			return s.cameraFailed(qerr)
-		}
+	if qerr := s.releaseHeld(); qerr != nil {
+		return s.cameraFailed(qerr)
 	}
 	if nerr := s.matchEncoder(); nerr != nil {
 		return fmt.Errorf("%w (restarting the encoder after: %v)", nerr, err)
@@ -571,14 +664,13 @@ func (s *Source) encoderFailed(err error) error {
 // matchEncoder makes the encoder fit the camera: none for an H.264 camera,
 // one set up for the camera's format and size otherwise.
 func (s *Source) matchEncoder() error {
-	raw := s.cam.fmt.pixfmt != pixH264
-	l := s.cam.layout()
+	l, raw := s.camLayout()
 	if s.enc != nil && (!raw || l != s.encLayout) {
 		s.enc.close()
 		s.enc = nil
 	}
 	if raw && s.enc == nil {
-		enc, err := s.newEncoder(s.cam)
+		enc, err := s.newEncoder(l, s.md != nil)
 		if err != nil {
 			return err
 		}
@@ -603,9 +695,8 @@ func (s *Source) reconnect() error {
 				path = p
 			}
 		}
-		cam, err := openCameraAt(path, s.cfg, s.log)
+		err := s.openAt(path)
 		if err == nil {
-			s.setCamera(cam)
 			if err := s.matchEncoder(); err != nil {
 				s.dropCamera()
 				return err
@@ -640,10 +731,7 @@ func (s *Source) teardown() {
 		s.enc.close()
 		s.enc = nil
 	}
-	if s.cam != nil {
-		s.cam.close()
-		s.cam = nil
-	}
+	s.dropCamera()
 	s.wakeMu.Lock()
 	if s.wake >= 0 {
 		unix.Close(s.wake)

@@ -34,7 +34,19 @@ const (
 	vmCaptureKeyint        = 15
 	vmLoopFrames           = 40
 	vmLoopW, vmLoopH       = 320, 240
+	// The mediadevices capture from vivid, per format.
+	vmMDFrames = 45
+	// The MJPEG camera: JPEG pictures of uniform gray levels written into
+	// a second v4l2loopback device.
+	vmMJPEGFrames = 40
+	vmMJPEGLevels = 30 // picture k has luma vmMJPEGLevel(k % vmMJPEGLevels)
 )
+
+// vmMJPEGLevel is the (full-range) luma of the k-th JPEG picture.
+func vmMJPEGLevel(k int) int { return 40 + 5*k }
+
+// vmMDFormats are the vivid formats captured through mediadevices.
+var vmMDFormats = []PixelFormat{FormatYUYV, FormatNV12, FormatI420}
 
 func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -70,6 +82,8 @@ func isVicodecEncoder(d DeviceInfo) bool {
 
 func isLoopback(d DeviceInfo) bool { return d.Card == "kvskit-loopback" }
 
+func isMJPEGLoopback(d DeviceInfo) bool { return d.Card == "kvskit-mjpeg" }
+
 func TestVMListDevices(t *testing.T) {
 	needVM(t)
 	devs, err := ListDevices()
@@ -97,6 +111,19 @@ func TestVMListDevices(t *testing.T) {
 		t.Fatalf("vicodec encoder described as %+v", enc)
 	}
 	findDevice(t, "v4l2loopback device", isLoopback)
+	findDevice(t, "second v4l2loopback device", isMJPEGLoopback)
+	for _, f := range v.Formats {
+		want := ""
+		switch f.PixelFormat {
+		case "YUYV", "UYVY", "NV12", "YU12":
+			want = "mediadevices"
+		case "H264":
+			want = "native"
+		}
+		if f.Capture != want {
+			t.Errorf("vivid %s: capture %q, want %q", f.PixelFormat, f.Capture, want)
+		}
+	}
 }
 
 func TestVMCaptureEncodeMKV(t *testing.T) {
@@ -104,7 +131,7 @@ func TestVMCaptureEncodeMKV(t *testing.T) {
 	v := findDevice(t, "vivid capture device", isVivid)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	url := fmt.Sprintf("v4l2://%s?format=yuyv&width=%d&height=%d&fps=%d", v.Path, vmCaptureW, vmCaptureH, vmCaptureFPS)
+	url := fmt.Sprintf("v4l2://%s?format=yuyv&width=%d&height=%d&fps=%d&capture=native", v.Path, vmCaptureW, vmCaptureH, vmCaptureFPS)
 	src, err := Open(ctx, url, WithEncoder(pcmEncoder{keyint: vmCaptureKeyint}), WithLogger(testLogger(t)))
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +199,7 @@ func TestVMCaptureEncodeMKV(t *testing.T) {
 	if d := (last - span).Abs(); d > span*15/100+2*time.Second/vmCaptureFPS {
 		t.Errorf("PTS span %v, want about %v", last, span)
 	}
-	if st.Frames != vmCaptureFrames || st.PixelFormat != "YUYV" || st.Encoder != "custom" || st.FPS != vmCaptureFPS {
+	if st.Frames != vmCaptureFrames || st.PixelFormat != "YUYV" || st.Encoder != "custom" || st.FPS != vmCaptureFPS || st.Capture != "native" {
 		t.Errorf("stats %+v", st)
 	}
 	saveArtifact("capture.json", []byte(fmt.Sprintf(`{"frames":%d,"driver_drops":%d}`, vmCaptureFrames, st.DriverDrops)))
@@ -209,6 +236,18 @@ func TestVMOpenErrors(t *testing.T) {
 	_, err = Open(ctx, "v4l2:///dev/video99")
 	if !errors.Is(err, unix.ENOENT) {
 		t.Errorf("missing node: %v", err)
+	}
+	_, err = Open(ctx, "v4l2://"+v.Path+"?format=mjpeg")
+	if !errors.Is(err, ErrUnsupportedFormat) {
+		t.Errorf("mjpeg from vivid: %v", err)
+	}
+	_, err = Open(ctx, "v4l2://"+enc.Path+"?capture=mediadevices")
+	if !errors.Is(err, ErrNotCapture) {
+		t.Errorf("opening an M2M device as a mediadevices camera: %v", err)
+	}
+	_, err = Open(ctx, "v4l2://"+v.Path+"?format=nv12&width=640&height=480&capture=mediadevices")
+	if !errors.Is(err, ErrNoEncoder) {
+		t.Errorf("mediadevices capture without an encoder: %v", err)
 	}
 }
 
@@ -324,18 +363,29 @@ func TestVMM2MVicodec(t *testing.T) {
 	}
 }
 
+// TestVMReconnect unplugs vivid (unbinding it from its driver) while a
+// source reads it, on both capture paths, and plugs it back.
 func TestVMReconnect(t *testing.T) {
 	needVM(t)
+	for _, c := range []Capture{CaptureNative, CaptureMediadevices} {
+		t.Run(string(c), func(t *testing.T) { testReconnect(t, c) })
+	}
+}
+
+func testReconnect(t *testing.T, capture Capture) {
 	v := findDevice(t, "vivid capture device", isVivid)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	src, err := Open(ctx, "v4l2://"+v.Path+"?format=yuyv&width=320&height=180&fps=30",
+	src, err := Open(ctx, "v4l2://"+v.Path+"?format=yuyv&width=320&height=180&fps=30&capture="+string(capture),
 		WithEncoder(pcmEncoder{keyint: 30}), WithReconnectBackoff(50*time.Millisecond, 200*time.Millisecond),
 		WithLogger(testLogger(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
+	if got := src.Stats().Capture; got != string(capture) {
+		t.Fatalf("capture path %q, want %q", got, capture)
+	}
 	var last time.Duration
 	for i := 0; i < 10; i++ {
 		f, err := src.ReadFrame()
@@ -401,8 +451,8 @@ func TestVMReconnect(t *testing.T) {
 	if gap < away-200*time.Millisecond {
 		t.Errorf("gap over the unplug %v, want at least about %v", gap, away)
 	}
-	if st.Reconnects != 1 {
-		t.Errorf("reconnects %d, want 1", st.Reconnects)
+	if st.Reconnects != 1 || st.Capture != string(capture) {
+		t.Errorf("reconnects %d on %q, want 1 on %q", st.Reconnects, st.Capture, capture)
 	}
 }
 
@@ -436,12 +486,17 @@ type loopWriter struct {
 }
 
 func startLoopWriter(t *testing.T, path string, aus [][]byte, fps int) *loopWriter {
+	return startLoopWriterFormat(t, path, pixH264, vmLoopW, vmLoopH, aus, fps)
+}
+
+// startLoopWriterFormat feeds pictures in pixfmt of w x h.
+func startLoopWriterFormat(t *testing.T, path string, pixfmt uint32, width, height int, aus [][]byte, fps int) *loopWriter {
 	t.Helper()
 	d, err := openDevice(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.setFormat(bufTypeVideoOutput, pixH264, vmLoopW, vmLoopH, 256<<10); err != nil {
+	if _, err := d.setFormat(bufTypeVideoOutput, pixfmt, width, height, 256<<10); err != nil {
 		d.close()
 		t.Fatal(err)
 	}

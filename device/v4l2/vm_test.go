@@ -21,10 +21,12 @@ import (
 
 // TestVividVM boots the VM of test/vm/run-vivid.sh, which runs the TestVM*
 // tests against the kernel's vivid, vicodec and v4l2loopback drivers, and
-// checks the MKV files they wrote with ffprobe and ffmpeg: the vivid capture
-// (YUYV, encoded in the VM by the tests' lossless I_PCM H.264 encoder
-// through the software encoder path) and the H.264 pass-through from
-// v4l2loopback.
+// checks the MKV files they wrote with ffprobe and ffmpeg: the native vivid
+// capture (YUYV, encoded in the VM by the tests' lossless I_PCM H.264
+// encoder through the software encoder path), the vivid captures through
+// the mediadevices path (YUYV, NV12, I420), the MJPEG camera (JPEG pictures
+// written into v4l2loopback, decoded on the mediadevices path) and the
+// H.264 pass-through from v4l2loopback.
 func TestVividVM(t *testing.T) {
 	if inVM() {
 		t.Skip("this is the VM")
@@ -60,7 +62,9 @@ func TestVividVM(t *testing.T) {
 	for _, name := range []string{
 		"TestVMListDevices", "TestVMCaptureEncodeMKV", "TestVMOpenErrors", "TestVMM2MVicodec",
 		"TestVMM2MVicodec/yuyv-native", "TestVMM2MVicodec/i420-converted", "TestVMM2MVicodec/nv12-converted",
-		"TestVMReconnect", "TestVMPassthroughLoopback",
+		"TestVMReconnect", "TestVMReconnect/native", "TestVMReconnect/mediadevices", "TestVMPassthroughLoopback",
+		"TestVMCaptureMediadevices", "TestVMCaptureMediadevices/yuyv", "TestVMCaptureMediadevices/nv12",
+		"TestVMCaptureMediadevices/i420", "TestVMMJPEGLoopback", "TestVMM2MVicodecImages",
 	} {
 		if !strings.Contains(string(console), "--- PASS: "+name+" ") {
 			t.Errorf("%s did not pass in the VM", name)
@@ -96,6 +100,81 @@ func TestVividVM(t *testing.T) {
 	t.Logf("passthrough.mkv: %.3f s for %d writes at 30 fps (%.3f s)", span, passInfo.Writes, want)
 	if span < 0.85*want-2.0/30 || span > 4*want {
 		t.Errorf("passthrough.mkv spans %.3f s, want at least about %.3f s", span, want)
+	}
+
+	// The mediadevices captures stamp frames when they are dequeued: the
+	// frames cannot come faster than vivid's rate, and their timestamps
+	// cannot span more than the time the test ran.
+	for _, pf := range vmMDFormats {
+		name := "md-" + string(pf)
+		var run mdRun
+		readJSON(t, filepath.Join(out, "files", name+".json"), &run)
+		span := probeVideo(t, ffprobe, filepath.Join(out, "files", name+".mkv"), vmCaptureW, vmCaptureH, vmMDFrames)
+		least := float64(vmMDFrames-1) / vmCaptureFPS
+		t.Logf("%s.mkv: %.3f s for %d frames at %d fps (at least %.3f s), %.3f s of wall-clock time", name, span, vmMDFrames, vmCaptureFPS, least, run.Wall)
+		if span < 0.85*least-2.0/vmCaptureFPS || span > run.Wall {
+			t.Errorf("%s.mkv spans %.3f s, want %.3f..%.3f s", name, span, least, run.Wall)
+		}
+	}
+
+	// The MJPEG camera: frame count, size and rate as above, and every
+	// picture one of the gray levels written, scaled to the limited range.
+	var mj mdRun
+	readJSON(t, filepath.Join(out, "files", "mjpeg.json"), &mj)
+	mjPath := filepath.Join(out, "files", "mjpeg.mkv")
+	span = probeVideo(t, ffprobe, mjPath, vmLoopW, vmLoopH, vmMJPEGFrames)
+	t.Logf("mjpeg.mkv: %.3f s for %d frames, %d pictures written at 30 fps, %.3f s of wall-clock time", span, vmMJPEGFrames, mj.Writes, mj.Wall)
+	if least := float64(vmMJPEGFrames-1) / 30; span < 0.85*least-2.0/30 || span > mj.Wall {
+		t.Errorf("mjpeg.mkv spans %.3f s, want %.3f..%.3f s", span, least, mj.Wall)
+	}
+	checkMJPEGLevels(t, testenv.Tool(t, "ffmpeg"), mjPath)
+}
+
+// checkMJPEGLevels decodes the MJPEG capture and matches each picture's
+// mean luma (with its spread) to one of the levels the VM wrote, as the
+// encoder got it: JPEG's full range scaled to 16..235.
+func checkMJPEGLevels(t *testing.T, ffmpeg, path string) {
+	t.Helper()
+	cmd := exec.Command(ffmpeg, "-v", "error", "-i", path, "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "yuv420p", "-")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	raw, err := cmd.Output()
+	if err != nil || stderr.Len() > 0 {
+		t.Fatalf("ffmpeg %s: %v %s", path, err, stderr.String())
+	}
+	size := vmLoopW * vmLoopH * 3 / 2
+	if len(raw) != vmMJPEGFrames*size {
+		t.Fatalf("%d bytes of pictures, want %d frames of %d", len(raw), vmMJPEGFrames, size)
+	}
+	seen := map[int]bool{}
+	for i := 0; i < vmMJPEGFrames; i++ {
+		y := raw[i*size : i*size+vmLoopW*vmLoopH]
+		lo, hi, sum := 255, 0, 0
+		for _, v := range y {
+			lo, hi, sum = min(lo, int(v)), max(hi, int(v)), sum+int(v)
+		}
+		mean := float64(sum) / float64(len(y))
+		k := -1
+		for j := range vmMJPEGLevels {
+			if want := float64(16 + (vmMJPEGLevel(j)*219+127)/255); math.Abs(mean-want) <= 1.5 {
+				k = j
+			}
+		}
+		if k < 0 || hi-lo > 4 {
+			t.Fatalf("picture %d: luma %d..%d, mean %.2f, matches no level written", i, lo, hi, mean)
+		}
+		// The chroma is neutral.
+		c := raw[i*size+vmLoopW*vmLoopH : (i+1)*size]
+		for _, v := range c {
+			if v < 126 || v > 130 {
+				t.Fatalf("picture %d: chroma %d", i, v)
+			}
+		}
+		seen[k] = true
+	}
+	t.Logf("mjpeg.mkv: %d pictures match %d of the %d levels written", vmMJPEGFrames, len(seen), vmMJPEGLevels)
+	if len(seen) < vmMJPEGFrames/4 {
+		t.Errorf("only %d distinct levels in %d pictures", len(seen), vmMJPEGFrames)
 	}
 }
 

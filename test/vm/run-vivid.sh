@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the in-VM tests of kvskit/device/v4l2 against real kernel V4L2 drivers:
 # vivid (a capture device), vicodec (a stateful memory-to-memory codec) and
-# v4l2loopback (an H.264 pass-through device fed by the test) in a throw-away
+# v4l2loopback (two devices fed by the tests: H.264 for the pass-through,
+# MJPEG for the decoding capture path) in a throw-away
 # qemu VM with no network, booted from Debian's kernel and an initramfs made
 # of busybox, the modules and the static test binary.
 #
@@ -137,7 +138,7 @@ for f in "${order[@]}"; do
   case "$name" in
     vivid) params="n_devs=1 node_types=0x1 num_inputs=1 input_types=0x0";;
     vicodec) params="multiplanar=1";;
-    v4l2loopback) params="devices=1 video_nr=20 max_buffers=8 exclusive_caps=0 card_label=kvskit-loopback";;
+    v4l2loopback) params="devices=2 video_nr=20,21 max_buffers=8 exclusive_caps=0,0 card_label=kvskit-loopback,kvskit-mjpeg";;
   esac
   echo "$name.ko $params" >> "$r/modules.list"
 done
@@ -153,7 +154,7 @@ while read -r mod params; do
 done < /modules.list
 echo KVSKIT-VM-BEGIN
 cd /pkg
-KVSKIT_VM=1 KVSKIT_VM_DISK=/dev/vda /v4l2.test -test.v -test.count=1 -test.timeout 150s -test.run '${KVSKIT_VM_RUN:-^TestVM}'
+KVSKIT_VM=1 KVSKIT_VM_DISK=/dev/vda /v4l2.test -test.v -test.count=1 -test.timeout 240s -test.run '${KVSKIT_VM_RUN:-^TestVM}'
 echo "KVSKIT-VM-EXIT=\$?"
 sync
 poweroff -f
@@ -171,7 +172,7 @@ fi
 echo "run-vivid: booting $kver with ${#order[@]} modules${accel:+ (kvm)}" >&2
 start=$(date +%s)
 set +e
-timeout 300 qemu-system-x86_64 -m 512 -smp 2 -nographic -no-reboot "${accel[@]}" \
+timeout 360 qemu-system-x86_64 -m 512 -smp 2 -nographic -no-reboot "${accel[@]}" \
   -kernel "/boot/vmlinuz-$kver" -initrd "$work/initrd.gz" \
   -append "console=ttyS0 quiet loglevel=4 panic=-1" \
   -drive "file=$out/disk.img,format=raw,if=virtio" -nic none \
