@@ -75,8 +75,25 @@ func printDevices(w io.Writer, devs []v4l2.DeviceInfo) {
 				}
 				sizes = append(sizes, sz)
 			}
-			fmt.Fprintf(w, "    %-5s %s: %s\n", f.PixelFormat, f.Description, strings.Join(sizes, " "))
+			line := fmt.Sprintf("    %-5s %s: %s", f.PixelFormat, f.Description, strings.Join(sizes, " "))
+			if d.Capture {
+				line += "  [" + captureNote(f) + "]"
+			}
+			fmt.Fprintln(w, line)
 		}
 	}
 	fmt.Fprintf(w, "encoders in this build: %s\n", strings.Join(v4l2.Encoders(), ", "))
+}
+
+// captureNote says how `kvs capture` reads a camera format.
+func captureNote(f v4l2.FormatInfo) string {
+	switch {
+	case f.Capture == "native":
+		return "pass-through, native capture"
+	case f.Capture == "mediadevices" && f.PixelFormat == "MJPG":
+		return "decoded and encoded, mediadevices capture"
+	case f.Capture == "mediadevices":
+		return "encoded, mediadevices capture (or capture=native)"
+	}
+	return "not usable"
 }
