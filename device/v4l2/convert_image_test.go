@@ -418,3 +418,78 @@ func TestChooseFormatMJPEG(t *testing.T) {
 		t.Errorf("pickRaw(NV12 bytes, YUYV only) = %s", fourccString(got))
 	}
 }
+
+// BenchmarkPicture720p measures what each capture path does to one 1280x720
+// picture before the encoder gets it, writing the I420 an M2M encoder's
+// OUTPUT buffer takes: native YUYV (convertFrame), and on the mediadevices
+// path YUYV, NV12 and MJPEG decoded by mediadevices/pkg/frame and then
+// converted (convertImage).
+func BenchmarkPicture720p(b *testing.B) {
+	const w, h = 1280, 720
+	yuyv := yuyvFrame(w, h, 2*w)
+	yuyvL := frameLayout{pixfmt: pixYUYV, width: w, height: h, stride: 2 * w, sizeImage: len(yuyv)}
+	dl := frameLayout{pixfmt: pixI420, width: w, height: h, stride: w}
+	dl.sizeImage = dl.minSize()
+	dst := make([]byte, dl.sizeImage)
+	nv12L := frameLayout{pixfmt: pixNV12, width: w, height: h, stride: w}
+	nv12L.sizeImage = nv12L.minSize()
+	nv12 := make([]byte, nv12L.sizeImage)
+	if err := convertFrame(nv12, nv12L, yuyv, yuyvL); err != nil {
+		b.Fatal(err)
+	}
+	var jb bytes.Buffer
+	src, _ := mustDecode(b, frame.FormatYUYV, yuyv, w, h)
+	if err := jpeg.Encode(&jb, src, &jpeg.Options{Quality: 85}); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("native-yuyv", func(b *testing.B) {
+		b.SetBytes(int64(len(yuyv)))
+		for b.Loop() {
+			if err := convertFrame(dst, dl, yuyv, yuyvL); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, c := range []struct {
+		name      string
+		f         frame.Format
+		data      []byte
+		fullRange bool
+	}{
+		{"mediadevices-yuyv", frame.FormatYUYV, yuyv, false},
+		{"mediadevices-nv12", frame.FormatNV12, nv12, false},
+		{"mediadevices-mjpeg", frame.FormatMJPEG, jb.Bytes(), true},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			dec, err := frame.NewDecoder(c.f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(c.data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				img, release, err := dec.Decode(c.data, w, h)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := convertImage(dst, dl, img, c.fullRange); err != nil {
+					b.Fatal(err)
+				}
+				release()
+			}
+		})
+	}
+}
+
+func mustDecode(b *testing.B, f frame.Format, data []byte, w, h int) (image.Image, func()) {
+	b.Helper()
+	dec, err := frame.NewDecoder(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	img, release, err := dec.Decode(data, w, h)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return img, release
+}

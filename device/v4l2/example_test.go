@@ -30,6 +30,33 @@ func ExampleOpen() {
 	}
 }
 
+// Read a raw webcam with the package's own ioctl code, whose frames carry
+// the kernel's capture timestamps, rather than through mediadevices.
+func ExampleWithCapture() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	src, err := v4l2.Open(ctx, "v4l2:///dev/video0?format=yuyv&width=640&height=480",
+		v4l2.WithCapture(v4l2.CaptureNative), v4l2.WithEncoderName("/dev/video11"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer src.Close()
+	fmt.Println(src.Stats().Capture)
+}
+
+// An MJPEG-only webcam: decoded on the mediadevices path, then encoded.
+func ExampleOpen_mjpeg() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	src, err := v4l2.Open(ctx, "v4l2:///dev/video0?format=mjpeg&width=1280&height=720&fps=30&keyint=60")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer src.Close()
+	st := src.Stats()
+	fmt.Println(st.Capture, st.PixelFormat, st.Encoder)
+}
+
 func ExampleListDevices() {
 	devs, err := v4l2.ListDevices()
 	if err != nil {
