@@ -365,60 +365,6 @@ func TestConvertImageErrors(t *testing.T) {
 	_ = color.Gray{}
 }
 
-func TestChooseFormatMJPEG(t *testing.T) {
-	offer := func(fs ...uint32) []fmtDesc {
-		var out []fmtDesc
-		for _, f := range fs {
-			out = append(out, fmtDesc{pixfmt: f})
-		}
-		return out
-	}
-	for _, c := range []struct {
-		want    PixelFormat
-		offered []fmtDesc
-		mjpeg   bool
-		got     uint32
-		err     error
-	}{
-		{"", offer(pixMJPG, pixYUYV), true, pixYUYV, nil},
-		{"", offer(pixMJPG, pixYUYV, pixH264), true, pixH264, nil},
-		{"", offer(pixMJPG), true, pixMJPG, nil},
-		{"", offer(pixMJPG), false, 0, ErrUnsupportedFormat},
-		{FormatMJPEG, offer(pixMJPG, pixYUYV), true, pixMJPG, nil},
-		{FormatMJPEG, offer(pixMJPG, pixYUYV), false, 0, ErrUnsupportedFormat},
-		{FormatMJPEG, offer(pixYUYV), true, 0, ErrUnsupportedFormat},
-		{"", offer(pixFWHT), true, 0, ErrUnsupportedFormat},
-	} {
-		got, err := chooseFormat(c.want, c.offered, c.mjpeg)
-		if got != c.got || !errors.Is(err, c.err) {
-			t.Errorf("chooseFormat(%q, %v, %v) = %s, %v; want %s, %v", c.want, c.offered, c.mjpeg, fourccString(got), err, fourccString(c.got), c.err)
-		}
-	}
-	for _, c := range []struct {
-		pix    uint32
-		mplane bool
-		want   string
-	}{
-		{pixH264, false, "native"}, {pixYUYV, false, "mediadevices"}, {pixNV12, true, "native"},
-		{pixMJPG, false, "mediadevices"}, {pixMJPG, true, ""}, {pixFWHT, false, ""},
-	} {
-		if got := formatCapture(c.pix, c.mplane); got != c.want {
-			t.Errorf("formatCapture(%s, %v) = %q, want %q", fourccString(c.pix), c.mplane, got, c.want)
-		}
-	}
-	// M2M OUTPUT format for decoded pictures: I420 first, and YUYV when
-	// that is all the encoder takes (raw MJPEG bytes convert to nothing).
-	if got := pickRaw(pixMJPG, true, offer(pixYUYV, pixNV12, pixI420)); got != pixI420 {
-		t.Errorf("pickRaw(MJPG, image) = %s", fourccString(got))
-	}
-	if got := pickRaw(pixNV12, true, offer(pixYUYV)); got != pixYUYV {
-		t.Errorf("pickRaw(NV12 image, YUYV only) = %s", fourccString(got))
-	}
-	if got := pickRaw(pixNV12, false, offer(pixYUYV)); got != 0 {
-		t.Errorf("pickRaw(NV12 bytes, YUYV only) = %s", fourccString(got))
-	}
-}
-
 // BenchmarkPicture720p measures what each capture path does to one 1280x720
 // picture before the encoder gets it, writing the I420 an M2M encoder's
 // OUTPUT buffer takes: native YUYV (convertFrame), and on the mediadevices

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/blackjack/webcam"
@@ -118,7 +119,7 @@ func openMDCamera(d *device, pixfmt uint32, cfg *config, log *slog.Logger, wake 
 	if err := cam.SetFramerate(float32(cfg.fps)); err != nil {
 		log.Warn("v4l2: setting the frame rate failed", "device", d.path, "err", err)
 	} else if r, err := cam.GetFramerate(); err == nil {
-		fps = float64(r)
+		fps = math.Round(float64(r)*1000) / 1000 // webcam reports a float32
 	}
 	if err := cam.StartStreaming(); err != nil {
 		return nil, fmt.Errorf("v4l2: %s: %w", d.path, err)
@@ -233,6 +234,12 @@ func (c *mdCamera) decode(b []byte) (img image.Image, release func(), err error)
 	}
 	if s := img.Bounds().Size(); s.X != c.lay.width || s.Y != c.lay.height {
 		return nil, release, fmt.Errorf("v4l2: %s: %s picture is %dx%d, want %dx%d", c.path, fourccString(c.lay.pixfmt), s.X, s.Y, c.lay.width, c.lay.height)
+	}
+	switch img.(type) {
+	case *image.YCbCr, *image.Gray:
+	default:
+		// A JPEG in CMYK, for one.
+		return nil, release, fmt.Errorf("v4l2: %s: %s picture decoded to %T: %w", c.path, fourccString(c.lay.pixfmt), img, ErrUnsupportedFormat)
 	}
 	return img, release, nil
 }
