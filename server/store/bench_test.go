@@ -115,3 +115,31 @@ func BenchmarkAppendOne(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAppendPipelined measures one writer appending back to back to
+// one stream with StartAppend, two appends in flight (as an ingest session
+// stores its fragments).
+func BenchmarkAppendPipelined(b *testing.B) {
+	for _, size := range []int{64 << 10, 1 << 20} {
+		b.Run(fmt.Sprintf("size=%dKiB", size>>10), func(b *testing.B) {
+			s := openBench(b)
+			arn := mustStream(b, s, "one", 1)
+			data := randomBytes(size, 1)
+			b.SetBytes(int64(size))
+			b.ResetTimer()
+			var prev *PendingAppend
+			for b.Loop() {
+				p := s.StartAppend(arn, Fragment{ServerTimestamp: time.Now()}, data)
+				if prev != nil {
+					if _, err := prev.Wait(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				prev = p
+			}
+			if _, err := prev.Wait(); err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}

@@ -360,3 +360,35 @@ func TestStartAppendOrder(t *testing.T) {
 	}
 	checkClean(t, s)
 }
+
+// Fragments stored before files had a header (index record version 1, the
+// file holds only the data) stay readable and survive Open and Check.
+func TestDataOnlyFiles(t *testing.T) {
+	s, dir := openTest(t)
+	arn := mustStream(t, s, "cam", 1)
+	frags := appendN(t, s, arn, 2)
+	id, _ := s.streamID(arn)
+	old := frags[0]
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		nb := tx.Bucket(bucketArchive).Bucket(idKey(id)).Bucket(bucketNumbers)
+		v := slices.Clone(nb.Get([]byte(old.Number)))
+		v[0] = 1
+		return nb.Put([]byte(old.Number), v)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "fragments", dirName(id), old.Number+".frag"), payload(0), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		checkClean(t, s)
+		for i, f := range frags {
+			if data, err := s.ReadFragment(arn, f.Number); err != nil || !bytes.Equal(data, payload(i)) {
+				t.Fatalf("fragment %d: %v", i, err)
+			}
+		}
+		s.Close()
+		s = reopen(t, dir)
+	}
+}
