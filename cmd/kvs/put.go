@@ -43,7 +43,8 @@ MP4 (progressive or fragmented), MPEG-TS, or an H.264/H.265 elementary stream
 
 Producer timestamps start at --start-time (default: now). The upload runs as fast
 as the stream's limits allow (12.5 MB/s, 5 fragments/s); --realtime paces it by
-the timestamps, as a camera would. The exit status is 0 only when every fragment
+the timestamps, as a camera would, and runs the Go garbage collector at GOGC=25
+(less memory for a little CPU) unless GOGC is set. The exit status is 0 only when every fragment
 was persisted; otherwise kvs names what failed and why.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -119,6 +120,9 @@ func runPut(ctx context.Context, cmd *cobra.Command, o putOptions, path string) 
 	log, err := newLogger(cmd)
 	if err != nil {
 		return err
+	}
+	if o.realtime {
+		log.Debug("garbage collector target", "gogc", tuneGCForStreaming())
 	}
 	src, total, err := openSource(path, o.fps, o.format)
 	if err != nil {
