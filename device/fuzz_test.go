@@ -2,10 +2,11 @@ package device
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"kvskit/internal/testenv"
 )
 
 // drain reads a source to its end or first error, checking the invariants
@@ -142,25 +143,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	variants := func(b []byte) map[string][]byte {
 		return map[string][]byte{"": b, "_half": b[:len(b)/2], "_third": b[:len(b)/3]}
 	}
-	write := func(fuzzer, name string, args ...any) {
-		d := filepath.Join("testdata", "fuzz", fuzzer)
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		var buf bytes.Buffer
-		buf.WriteString("go test fuzz v1\n")
-		for _, a := range args {
-			switch v := a.(type) {
-			case []byte:
-				fmt.Fprintf(&buf, "[]byte(%q)\n", v)
-			case bool:
-				fmt.Fprintf(&buf, "bool(%v)\n", v)
-			}
-		}
-		if err := os.WriteFile(filepath.Join(d, name), buf.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(fuzzer, name string, args ...any) { testenv.WriteSeed(t, fuzzer, name, args...) }
 	for _, n := range []string{"a.mp4", "a_fs.mp4", "a_frag.mp4", "b.mp4"} {
 		for suffix, b := range variants(read(n)) {
 			write("FuzzMP4", n+suffix, b)

@@ -2,14 +2,12 @@ package mkv
 
 import (
 	"bytes"
-	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
-)
 
-var updateCorpus = flag.Bool("update-corpus", false, "rewrite the seed files in testdata/fuzz/FuzzReader")
+	"kvskit/internal/testenv"
+)
 
 // fuzzSeeds are small valid streams and damaged variants of them.
 func fuzzSeeds(t testing.TB) map[string][]byte {
@@ -71,18 +69,11 @@ func FuzzReader(f *testing.F) {
 func TestWriteFuzzCorpus(t *testing.T) {
 	dir := filepath.Join("testdata", "fuzz", "FuzzReader")
 	for name, data := range fuzzSeeds(t) {
-		path := filepath.Join(dir, name)
-		content := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)
-		if *updateCorpus {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-				t.Fatal(err)
-			}
+		if testenv.UpdateCorpus() {
+			testenv.WriteSeed(t, "FuzzReader", name, data)
 			continue
 		}
-		if _, err := os.Stat(path); err != nil {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
 			t.Errorf("seed %s missing (run go test -run TestWriteFuzzCorpus -update-corpus): %v", name, err)
 		}
 	}

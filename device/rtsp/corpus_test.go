@@ -4,13 +4,14 @@ import (
 	"encoding/binary"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+
+	"kvskit/internal/testenv"
 )
 
 // TestWriteFuzzCorpus regenerates the seed corpora under testdata/fuzz from
@@ -20,15 +21,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		t.Skip("set RTSP_WRITE_CORPUS=1 to regenerate testdata/fuzz")
 	}
 	write := func(target, name string, data []byte) {
-		dir := filepath.Join("testdata", "fuzz", target)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		body := "go test fuzz v1\n[]byte(" + strconv.Quote(string(data)) + ")\n"
-		name = strings.NewReplacer(" ", "-", "+", "-", "/", "-").Replace(name)
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testenv.WriteSeed(t, target, strings.NewReplacer(" ", "-", "+", "-", "/", "-").Replace(name), data)
 	}
 
 	for i, in := range []string{

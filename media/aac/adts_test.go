@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"kvskit/internal/testenv"
 )
 
 // adtsCases drive both ParseADTSHeader and AppendBinary.
@@ -30,7 +32,7 @@ var adtsCases = []struct {
 func TestADTSHeaderTable(t *testing.T) {
 	for _, c := range adtsCases {
 		t.Run(c.name, func(t *testing.T) {
-			in := mustHex(t, c.hex)
+			in := testenv.MustHex(t, c.hex)
 			h, err := ParseADTSHeader(in)
 			if err != nil || h != c.hdr {
 				t.Fatalf("ParseADTSHeader = %+v, %v\nwant %+v", h, err, c.hdr)
@@ -64,7 +66,7 @@ func TestADTSHeaderErrors(t *testing.T) {
 		{"frame length 6", "fff1504000dffc", ErrInvalidValue},
 		{"CRC frame length 8", "fff05040011ffc0000", ErrInvalidValue},
 	} {
-		if _, err := ParseADTSHeader(mustHex(t, c.hex)); !errors.Is(err, c.want) {
+		if _, err := ParseADTSHeader(testenv.MustHex(t, c.hex)); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
 	}
@@ -109,13 +111,13 @@ func TestSplitADTS(t *testing.T) {
 		t.Errorf("SplitADTS(nil) = %v, %v, %v", f, h, err)
 	}
 
-	withCRC := mustHex(t, "fff05080017ffcabcd"+"0102")
+	withCRC := testenv.MustHex(t, "fff05080017ffcabcd"+"0102")
 	if f, h, err := SplitADTS(withCRC); err != nil || !reflect.DeepEqual(f, [][]byte{{1, 2}}) || h.CRC != 0xabcd {
 		t.Errorf("SplitADTS(CRC frame) = %x, %+v, %v", f, h, err)
 	}
 
 	other := AppendADTS(nil, AudioSpecificConfig{ObjectType: 2, FrequencyIndex: 4, ChannelConfig: 2}, []byte{1})
-	blocks := mustHex(t, "fff15080013ffd"+"0000")
+	blocks := testenv.MustHex(t, "fff15080013ffd"+"0000")
 	for _, c := range []struct {
 		name   string
 		stream []byte
@@ -153,7 +155,7 @@ func TestAppendADTS(t *testing.T) {
 		got := AppendADTS([]byte{9}, c.cfg, raw)
 		want := []byte{9}
 		if c.want != "" {
-			want = append(append(want, mustHex(t, c.want)...), raw...)
+			want = append(append(want, testenv.MustHex(t, c.want)...), raw...)
 		}
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s: AppendADTS = %x, want %x", c.name, got, want)

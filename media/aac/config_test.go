@@ -2,22 +2,14 @@ package aac
 
 import (
 	"bytes"
-	"encoding/hex"
 	"errors"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
-)
 
-func mustHex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+	"kvskit/internal/testenv"
+)
 
 // ascCases drive both ParseAudioSpecificConfig and Marshal.
 var ascCases = []struct {
@@ -72,14 +64,14 @@ var ascCases = []struct {
 func TestAudioSpecificConfigTable(t *testing.T) {
 	for _, c := range ascCases {
 		t.Run(c.name, func(t *testing.T) {
-			in := mustHex(t, c.hex)
+			in := testenv.MustHex(t, c.hex)
 			cfg, err := ParseAudioSpecificConfig(in)
 			if err != nil || !reflect.DeepEqual(cfg, c.cfg) {
 				t.Fatalf("Parse(%x) = %+v %+v, %v\nwant %+v %+v", in, cfg, cfg.SBR, err, c.cfg, c.cfg.SBR)
 			}
 			want := in
 			if c.marshaled != "" {
-				want = mustHex(t, c.marshaled)
+				want = testenv.MustHex(t, c.marshaled)
 			}
 			if got := c.cfg.Marshal(); !bytes.Equal(got, want) {
 				t.Errorf("Marshal = %x, want %x", got, want)
@@ -110,7 +102,7 @@ func TestAudioSpecificConfigErrors(t *testing.T) {
 		{"reserved extension frequency", "2b1688", ErrInvalidValue, "extensionSamplingFrequencyIndex 13"},
 	}
 	for _, c := range cases {
-		in := mustHex(t, c.hex)
+		in := testenv.MustHex(t, c.hex)
 		_, err := ParseAudioSpecificConfig(in)
 		if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.text) {
 			t.Errorf("%s: Parse(%x) error %v, want %v with %q", c.name, in, err, c.want, c.text)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+
+	"kvskit/internal/testenv"
 )
 
 func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
@@ -15,9 +17,9 @@ func avccCases(t *testing.T) []struct {
 	cfg    AVCConfig
 	record []byte
 } {
-	spsBase := mustHex(t, x264SPS[0].hex)
-	spsHigh := mustHex(t, x264SPS[2].hex)
-	ppsBase, ppsHigh := mustHex(t, "68ce0fc8"), mustHex(t, "68ef0fcb")
+	spsBase := testenv.MustHex(t, x264SPS[0].hex)
+	spsHigh := testenv.MustHex(t, x264SPS[2].hex)
+	ppsBase, ppsHigh := testenv.MustHex(t, "68ce0fc8"), testenv.MustHex(t, "68ef0fcb")
 	return []struct {
 		name   string
 		cfg    AVCConfig
@@ -34,7 +36,7 @@ func avccCases(t *testing.T) []struct {
 			name: "high",
 			cfg: AVCConfig{ProfileIDC: 100, LevelIDC: 13, NALULengthSize: 4, SPS: [][]byte{spsHigh}, PPS: [][]byte{ppsHigh},
 				HasExtension: true, ChromaFormat: 1},
-			record: mustHex(t, "0164000dffe100186764000dacb40a0ff5580880000003008000001e078a1550010004"+"68ef0fcb"+"fdf8f800"),
+			record: testenv.MustHex(t, "0164000dffe100186764000dacb40a0ff5580880000003008000001e078a1550010004"+"68ef0fcb"+"fdf8f800"),
 		},
 		{
 			name: "high 4:2:2 10-bit, 2-byte lengths, several sets, SPS extension",
@@ -84,7 +86,7 @@ func TestAVCCTable(t *testing.T) {
 }
 
 func TestAVCCErrors(t *testing.T) {
-	sps := mustHex(t, x264SPS[2].hex)
+	sps := testenv.MustHex(t, x264SPS[2].hex)
 	pps := []byte{0x68, 0xef, 0x0f, 0xcb}
 	build := []struct {
 		name     string

@@ -3,6 +3,8 @@ package h264
 import (
 	"bytes"
 	"testing"
+
+	"kvskit/internal/testenv"
 )
 
 // benchAccessUnit is a 64 KiB access unit shaped like an encoder's output:
@@ -40,7 +42,7 @@ func BenchmarkSplitAnnexB(b *testing.B) {
 }
 
 func BenchmarkParseSPS(b *testing.B) {
-	sps := mustHex(b, x264SPS[3].hex)
+	sps := testenv.MustHex(b, x264SPS[3].hex)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := ParseSPS(sps); err != nil {

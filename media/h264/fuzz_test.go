@@ -2,46 +2,16 @@ package h264
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"flag"
-	"os"
-	"path/filepath"
 	"reflect"
-	"strconv"
 	"testing"
+
+	"kvskit/internal/testenv"
 )
-
-var updateCorpus = flag.Bool("update-corpus", false, "rewrite the seed corpora under testdata/fuzz from the test tables")
-
-// checkCorpus keeps testdata/fuzz/<name> in step with seeds: with
-// -update-corpus it writes them, otherwise it fails when one is missing.
-func checkCorpus(t *testing.T, name string, seeds [][]byte) {
-	t.Helper()
-	dir := filepath.Join("testdata", "fuzz", name)
-	for _, s := range seeds {
-		content := "go test fuzz v1\n[]byte(" + strconv.Quote(string(s)) + ")\n"
-		sum := sha256.Sum256([]byte(content))
-		file := filepath.Join(dir, hex.EncodeToString(sum[:8]))
-		if *updateCorpus {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if got, err := os.ReadFile(file); err != nil || string(got) != content {
-			t.Errorf("seed %x of %s missing from %s; run go test -run TestFuzzCorpus -update-corpus", s, name, dir)
-		}
-	}
-}
 
 func realStreamSeed(t *testing.T) []byte {
 	var s []byte
-	for _, n := range [][]byte{mustHex(t, x264SPS[2].hex), mustHex(t, "68ef0fcb"), mustHex(t, "06050102"), mustHex(t, "65888400fe00000301")} {
+	for _, n := range [][]byte{testenv.MustHex(t, x264SPS[2].hex), testenv.MustHex(t, "68ef0fcb"), testenv.MustHex(t, "06050102"), testenv.MustHex(t, "65888400fe00000301")} {
 		s = append(append(s, 0, 0, 0, 1), n...)
 	}
 	return s
@@ -53,9 +23,9 @@ func TestFuzzCorpus(t *testing.T) {
 		sps = append(sps, encodeSPS(c.sps, c.scaling))
 	}
 	for _, c := range x264SPS {
-		sps = append(sps, mustHex(t, c.hex))
+		sps = append(sps, testenv.MustHex(t, c.hex))
 	}
-	checkCorpus(t, "FuzzParseSPS", sps)
+	testenv.CheckCorpus(t, "FuzzParseSPS", sps)
 
 	annexb := [][]byte{realStreamSeed(t)}
 	for _, c := range annexBCases {
@@ -63,14 +33,14 @@ func TestFuzzCorpus(t *testing.T) {
 			annexb = append(annexb, c.annexb)
 		}
 	}
-	checkCorpus(t, "FuzzSplitAnnexB", annexb)
-	checkCorpus(t, "FuzzAnnexBToAVCC", annexb)
+	testenv.CheckCorpus(t, "FuzzSplitAnnexB", annexb)
+	testenv.CheckCorpus(t, "FuzzAnnexBToAVCC", annexb)
 
 	var records [][]byte
 	for _, c := range avccCases(t) {
 		records = append(records, c.record)
 	}
-	checkCorpus(t, "FuzzParseAVCC", records)
+	testenv.CheckCorpus(t, "FuzzParseAVCC", records)
 }
 
 func FuzzParseSPS(f *testing.F) {

@@ -2,20 +2,12 @@ package h264
 
 import (
 	"bytes"
-	"encoding/hex"
 	"errors"
 	"reflect"
 	"testing"
-)
 
-func mustHex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+	"kvskit/internal/testenv"
+)
 
 func ones(n int, v int32) []int32 {
 	out := make([]int32, n)
@@ -169,7 +161,7 @@ var x264SPS = []struct {
 func TestParseSPSx264(t *testing.T) {
 	for _, c := range x264SPS {
 		t.Run(c.name, func(t *testing.T) {
-			s, err := ParseSPS(mustHex(t, c.hex))
+			s, err := ParseSPS(testenv.MustHex(t, c.hex))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -231,7 +223,7 @@ func TestEmulationPrevention(t *testing.T) {
 		{"ff0000010000", "ff000003010000"},
 	}
 	for _, c := range cases {
-		rbsp, nalu := mustHex(t, c.rbsp), mustHex(t, c.nalu)
+		rbsp, nalu := testenv.MustHex(t, c.rbsp), testenv.MustHex(t, c.nalu)
 		if got := AddEmulationPrevention(nil, rbsp); !bytes.Equal(got, nalu) {
 			t.Errorf("AddEmulationPrevention(%x) = %x, want %x", rbsp, got, nalu)
 		}
@@ -246,7 +238,7 @@ func TestEmulationPrevention(t *testing.T) {
 }
 
 func TestCodecString(t *testing.T) {
-	s, err := ParseSPS(mustHex(t, x264SPS[2].hex))
+	s, err := ParseSPS(testenv.MustHex(t, x264SPS[2].hex))
 	if err != nil {
 		t.Fatal(err)
 	}

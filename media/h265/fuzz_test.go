@@ -1,42 +1,12 @@
 package h265
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"flag"
-	"os"
-	"path/filepath"
 	"reflect"
-	"strconv"
 	"testing"
+
+	"kvskit/internal/testenv"
 )
-
-var updateCorpus = flag.Bool("update-corpus", false, "rewrite the seed corpora under testdata/fuzz from the test tables")
-
-// checkCorpus keeps testdata/fuzz/<name> in step with seeds: with
-// -update-corpus it writes them, otherwise it fails when one is missing.
-func checkCorpus(t *testing.T, name string, seeds [][]byte) {
-	t.Helper()
-	dir := filepath.Join("testdata", "fuzz", name)
-	for _, s := range seeds {
-		content := "go test fuzz v1\n[]byte(" + strconv.Quote(string(s)) + ")\n"
-		sum := sha256.Sum256([]byte(content))
-		file := filepath.Join(dir, hex.EncodeToString(sum[:8]))
-		if *updateCorpus {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if got, err := os.ReadFile(file); err != nil || string(got) != content {
-			t.Errorf("seed %x of %s missing from %s; run go test -run TestFuzzCorpus -update-corpus", s, name, dir)
-		}
-	}
-}
 
 func TestFuzzCorpus(t *testing.T) {
 	var sps [][]byte
@@ -44,14 +14,14 @@ func TestFuzzCorpus(t *testing.T) {
 		sps = append(sps, encodeSPS(c.sps))
 	}
 	for _, c := range x265SPS {
-		sps = append(sps, mustHex(t, c.hex))
+		sps = append(sps, testenv.MustHex(t, c.hex))
 	}
-	checkCorpus(t, "FuzzParseSPS", sps)
+	testenv.CheckCorpus(t, "FuzzParseSPS", sps)
 	var records [][]byte
 	for _, c := range hvccCases(t) {
 		records = append(records, c.record)
 	}
-	checkCorpus(t, "FuzzParseHVCC", records)
+	testenv.CheckCorpus(t, "FuzzParseHVCC", records)
 }
 
 func FuzzParseSPS(f *testing.F) {

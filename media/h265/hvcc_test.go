@@ -5,6 +5,8 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+
+	"kvskit/internal/testenv"
 )
 
 // ffmpegHVCC is the hvcC ffmpeg 5.1 writes into MP4 (tag hvc1) for a libx265
@@ -20,7 +22,7 @@ func hvccCases(t *testing.T) []struct {
 	cfg    HEVCConfig
 	record []byte
 } {
-	rec := mustHex(t, ffmpegHVCC)
+	rec := testenv.MustHex(t, ffmpegHVCC)
 	vps, sps, pps := rec[28:28+24], rec[28+24+5:28+24+5+40], rec[len(rec)-6:]
 	return []struct {
 		name   string
@@ -87,7 +89,7 @@ func TestHVCCTable(t *testing.T) {
 }
 
 func TestHVCCErrors(t *testing.T) {
-	rec := mustHex(t, ffmpegHVCC)
+	rec := testenv.MustHex(t, ffmpegHVCC)
 	c, err := ParseHVCC(rec)
 	if err != nil {
 		t.Fatal(err)

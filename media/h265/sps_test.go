@@ -1,21 +1,13 @@
 package h265
 
 import (
-	"encoding/hex"
 	"errors"
 	"reflect"
 	"strings"
 	"testing"
-)
 
-func mustHex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+	"kvskit/internal/testenv"
+)
 
 // main is the general PTL libx265 writes for Main profile level 2.
 var mainPTL = PTL{ProfileIDC: 1, CompatibilityFlags: 0x60000000, ConstraintFlags: 0x900000000000, LevelIDC: 60}
@@ -150,7 +142,7 @@ var x265SPS = []struct {
 func TestParseSPSx265(t *testing.T) {
 	for _, c := range x265SPS {
 		t.Run(c.name, func(t *testing.T) {
-			s, err := ParseSPS(mustHex(t, c.hex))
+			s, err := ParseSPS(testenv.MustHex(t, c.hex))
 			if err != nil {
 				t.Fatal(err)
 			}
