@@ -40,28 +40,3 @@ func (r *bitReader) peek(n int) (uint32, bool) {
 	r.pos = save
 	return v, true
 }
-
-type bitWriter struct {
-	buf  []byte
-	nbit int
-}
-
-func (w *bitWriter) u(n int, v uint32) {
-	for i := n - 1; i >= 0; i-- {
-		if w.nbit%8 == 0 {
-			w.buf = append(w.buf, 0)
-		}
-		if v>>uint(i)&1 == 1 {
-			w.buf[len(w.buf)-1] |= 0x80 >> uint(w.nbit%8)
-		}
-		w.nbit++
-	}
-}
-
-func (w *bitWriter) flag(b bool) {
-	if b {
-		w.u(1, 1)
-	} else {
-		w.u(1, 0)
-	}
-}

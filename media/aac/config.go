@@ -3,6 +3,8 @@ package aac
 import (
 	"fmt"
 	"time"
+
+	"kvskit/media/internal/rbsp"
 )
 
 // Signalling says where an AudioSpecificConfig announces SBR.
@@ -152,19 +154,19 @@ func parseASC(r *bitReader) (AudioSpecificConfig, error) {
 // Marshal encodes the configuration, padded with zero bits to whole bytes.
 // Fields are truncated to their widths in the bitstream.
 func (c AudioSpecificConfig) Marshal() []byte {
-	w := &bitWriter{}
+	w := &rbsp.Writer{}
 	writeObjectType := func(t ObjectType) {
 		if t >= 32 {
-			w.u(5, uint32(ObjectTypeEscape))
-			w.u(6, uint32(t-32))
+			w.U(5, uint64(ObjectTypeEscape))
+			w.U(6, uint64(t-32))
 		} else {
-			w.u(5, uint32(t))
+			w.U(5, uint64(t))
 		}
 	}
 	writeFrequency := func(i uint8, f uint32) {
-		w.u(4, uint32(i))
+		w.U(4, uint64(i))
 		if i&0xf == FrequencyIndexExplicit {
-			w.u(24, f)
+			w.U(24, uint64(f))
 		}
 	}
 	hier := c.SBR != nil && c.SBR.Signalling == Hierarchical
@@ -177,30 +179,30 @@ func (c AudioSpecificConfig) Marshal() []byte {
 		writeObjectType(c.ObjectType)
 	}
 	writeFrequency(c.FrequencyIndex, c.Frequency)
-	w.u(4, uint32(c.ChannelConfig))
+	w.U(4, uint64(c.ChannelConfig))
 	if hier {
 		writeFrequency(c.SBR.FrequencyIndex, c.SBR.Frequency)
 		writeObjectType(c.ObjectType)
 	}
-	w.flag(c.FrameLength960)
-	w.flag(c.DependsOnCoreCoder)
+	w.Flag(c.FrameLength960)
+	w.Flag(c.DependsOnCoreCoder)
 	if c.DependsOnCoreCoder {
-		w.u(14, uint32(c.CoreCoderDelay))
+		w.U(14, uint64(c.CoreCoderDelay))
 	}
-	w.u(1, 0) // extensionFlag
+	w.U(1, 0) // extensionFlag
 	if s := c.SBR; s != nil && s.Signalling == SyncExtension {
-		w.u(11, 0x2b7)
+		w.U(11, 0x2b7)
 		writeObjectType(ObjectTypeSBR)
-		w.flag(s.Present)
+		w.Flag(s.Present)
 		if s.Present {
 			writeFrequency(s.FrequencyIndex, s.Frequency)
 			if s.PSSync || s.PS {
-				w.u(11, 0x548)
-				w.flag(s.PS)
+				w.U(11, 0x548)
+				w.Flag(s.PS)
 			}
 		}
 	}
-	return w.buf
+	return w.Bytes()
 }
 
 // SampleRate is the sampling frequency of the AAC core in Hz, the rate at

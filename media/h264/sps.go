@@ -1,6 +1,10 @@
 package h264
 
-import "fmt"
+import (
+	"fmt"
+
+	"kvskit/media/internal/rbsp"
+)
 
 // maxMbsPerDim bounds the macroblocks per picture dimension (32768
 // samples): far above what any level of Annex A allows, and small enough for
@@ -110,31 +114,31 @@ func ParseSPS(nalu []byte) (SPS, error) {
 	return s, nil
 }
 
-func parseSPSRBSP(rbsp []byte) (SPS, error) {
-	f := &fields{r: NewBitReader(rbsp)}
+func parseSPSRBSP(rbspData []byte) (SPS, error) {
+	f := rbsp.NewFields(rbsp.NewReader(rbspData, ErrTruncated, ErrInvalidValue))
 	var s SPS
-	s.ProfileIDC = uint8(f.u(8, "profile_idc"))
-	s.ConstraintFlags = uint8(f.u(8, "constraint_set_flags"))
-	s.LevelIDC = uint8(f.u(8, "level_idc"))
-	s.ID = f.ueMax("seq_parameter_set_id", 31)
+	s.ProfileIDC = uint8(f.U(8, "profile_idc"))
+	s.ConstraintFlags = uint8(f.U(8, "constraint_set_flags"))
+	s.LevelIDC = uint8(f.U(8, "level_idc"))
+	s.ID = f.UEMax("seq_parameter_set_id", 31)
 	s.ChromaFormatIDC = 1
 	s.BitDepthLuma, s.BitDepthChroma = 8, 8
 	if HasChromaInfo(s.ProfileIDC) {
-		s.ChromaFormatIDC = f.ueMax("chroma_format_idc", 3)
+		s.ChromaFormatIDC = f.UEMax("chroma_format_idc", 3)
 		if s.ChromaFormatIDC == 3 {
-			s.SeparateColourPlane = f.flag("separate_colour_plane_flag")
+			s.SeparateColourPlane = f.Flag("separate_colour_plane_flag")
 		}
-		s.BitDepthLuma = 8 + int(f.ueMax("bit_depth_luma_minus8", 6))
-		s.BitDepthChroma = 8 + int(f.ueMax("bit_depth_chroma_minus8", 6))
-		s.TransformBypass = f.flag("qpprime_y_zero_transform_bypass_flag")
-		s.ScalingMatrix = f.flag("seq_scaling_matrix_present_flag")
+		s.BitDepthLuma = 8 + int(f.UEMax("bit_depth_luma_minus8", 6))
+		s.BitDepthChroma = 8 + int(f.UEMax("bit_depth_chroma_minus8", 6))
+		s.TransformBypass = f.Flag("qpprime_y_zero_transform_bypass_flag")
+		s.ScalingMatrix = f.Flag("seq_scaling_matrix_present_flag")
 		if s.ScalingMatrix {
 			lists := 8
 			if s.ChromaFormatIDC == 3 {
 				lists = 12
 			}
-			for i := 0; i < lists && f.err == nil; i++ {
-				if f.flag("seq_scaling_list_present_flag") {
+			for i := 0; i < lists && !f.Failed(); i++ {
+				if f.Flag("seq_scaling_list_present_flag") {
 					size := 16
 					if i >= 6 {
 						size = 64
@@ -144,40 +148,40 @@ func parseSPSRBSP(rbsp []byte) (SPS, error) {
 			}
 		}
 	}
-	s.Log2MaxFrameNum = 4 + f.ueMax("log2_max_frame_num_minus4", 12)
-	s.PicOrderCntType = f.ueMax("pic_order_cnt_type", 2)
+	s.Log2MaxFrameNum = 4 + f.UEMax("log2_max_frame_num_minus4", 12)
+	s.PicOrderCntType = f.UEMax("pic_order_cnt_type", 2)
 	switch s.PicOrderCntType {
 	case 0:
-		s.Log2MaxPicOrderCntLsb = 4 + f.ueMax("log2_max_pic_order_cnt_lsb_minus4", 12)
+		s.Log2MaxPicOrderCntLsb = 4 + f.UEMax("log2_max_pic_order_cnt_lsb_minus4", 12)
 	case 1:
-		s.DeltaPicOrderAlwaysZero = f.flag("delta_pic_order_always_zero_flag")
-		s.OffsetForNonRefPic = f.se("offset_for_non_ref_pic")
-		s.OffsetForTopToBottomField = f.se("offset_for_top_to_bottom_field")
-		n := f.ueMax("num_ref_frames_in_pic_order_cnt_cycle", 255)
-		for i := uint32(0); i < n && f.err == nil; i++ {
-			s.OffsetForRefFrame = append(s.OffsetForRefFrame, f.se("offset_for_ref_frame"))
+		s.DeltaPicOrderAlwaysZero = f.Flag("delta_pic_order_always_zero_flag")
+		s.OffsetForNonRefPic = f.SE("offset_for_non_ref_pic")
+		s.OffsetForTopToBottomField = f.SE("offset_for_top_to_bottom_field")
+		n := f.UEMax("num_ref_frames_in_pic_order_cnt_cycle", 255)
+		for i := uint32(0); i < n && !f.Failed(); i++ {
+			s.OffsetForRefFrame = append(s.OffsetForRefFrame, f.SE("offset_for_ref_frame"))
 		}
 	}
-	s.MaxNumRefFrames = f.ue("max_num_ref_frames")
-	s.GapsInFrameNumAllowed = f.flag("gaps_in_frame_num_value_allowed_flag")
-	s.PicWidthInMbs = 1 + f.ueMax("pic_width_in_mbs_minus1", maxMbsPerDim-1)
-	s.PicHeightInMapUnits = 1 + f.ueMax("pic_height_in_map_units_minus1", maxMbsPerDim-1)
-	s.FrameMbsOnly = f.flag("frame_mbs_only_flag")
+	s.MaxNumRefFrames = f.UE("max_num_ref_frames")
+	s.GapsInFrameNumAllowed = f.Flag("gaps_in_frame_num_value_allowed_flag")
+	s.PicWidthInMbs = 1 + f.UEMax("pic_width_in_mbs_minus1", maxMbsPerDim-1)
+	s.PicHeightInMapUnits = 1 + f.UEMax("pic_height_in_map_units_minus1", maxMbsPerDim-1)
+	s.FrameMbsOnly = f.Flag("frame_mbs_only_flag")
 	if !s.FrameMbsOnly {
-		s.MbAdaptiveFrameField = f.flag("mb_adaptive_frame_field_flag")
+		s.MbAdaptiveFrameField = f.Flag("mb_adaptive_frame_field_flag")
 	}
-	s.Direct8x8Inference = f.flag("direct_8x8_inference_flag")
-	s.FrameCropping = f.flag("frame_cropping_flag")
+	s.Direct8x8Inference = f.Flag("direct_8x8_inference_flag")
+	s.FrameCropping = f.Flag("frame_cropping_flag")
 	if s.FrameCropping {
-		s.FrameCropLeft = f.ueMax("frame_crop_left_offset", maxMbsPerDim*16)
-		s.FrameCropRight = f.ueMax("frame_crop_right_offset", maxMbsPerDim*16)
-		s.FrameCropTop = f.ueMax("frame_crop_top_offset", maxMbsPerDim*16)
-		s.FrameCropBottom = f.ueMax("frame_crop_bottom_offset", maxMbsPerDim*16)
+		s.FrameCropLeft = f.UEMax("frame_crop_left_offset", maxMbsPerDim*16)
+		s.FrameCropRight = f.UEMax("frame_crop_right_offset", maxMbsPerDim*16)
+		s.FrameCropTop = f.UEMax("frame_crop_top_offset", maxMbsPerDim*16)
+		s.FrameCropBottom = f.UEMax("frame_crop_bottom_offset", maxMbsPerDim*16)
 	}
-	if f.flag("vui_parameters_present_flag") {
+	if f.Flag("vui_parameters_present_flag") {
 		s.VUI = parseVUI(f)
 	}
-	if err := f.wrapErr(); err != nil {
+	if err := f.Err(); err != nil {
 		return SPS{}, err
 	}
 	if s.Width() <= 0 || s.Height() <= 0 {
@@ -189,13 +193,13 @@ func parseSPSRBSP(rbsp []byte) (SPS, error) {
 }
 
 // skipScalingList reads and discards scaling_list() (clause 7.3.2.1.1.1).
-func skipScalingList(f *fields, size int) {
+func skipScalingList(f *rbsp.Fields, size int) {
 	last, next := int32(8), int32(8)
-	for j := 0; j < size && f.err == nil; j++ {
+	for j := 0; j < size && !f.Failed(); j++ {
 		if next != 0 {
-			delta := f.se("delta_scale")
-			if f.err == nil && (delta < -128 || delta > 127) {
-				f.fail("delta_scale", fmt.Errorf("value %d outside -128..127: %w", delta, ErrInvalidValue))
+			delta := f.SE("delta_scale")
+			if !f.Failed() && (delta < -128 || delta > 127) {
+				f.Fail("delta_scale", fmt.Errorf("value %d outside -128..127: %w", delta, ErrInvalidValue))
 			}
 			next = (last + delta + 256) % 256
 		}
@@ -205,40 +209,40 @@ func skipScalingList(f *fields, size int) {
 	}
 }
 
-func parseVUI(f *fields) *VUI {
+func parseVUI(f *rbsp.Fields) *VUI {
 	v := &VUI{}
-	if f.flag("aspect_ratio_info_present_flag") {
-		v.AspectRatioIDC = uint8(f.u(8, "aspect_ratio_idc"))
+	if f.Flag("aspect_ratio_info_present_flag") {
+		v.AspectRatioIDC = uint8(f.U(8, "aspect_ratio_idc"))
 		if v.AspectRatioIDC == 255 {
-			v.SARWidth = uint16(f.u(16, "sar_width"))
-			v.SARHeight = uint16(f.u(16, "sar_height"))
+			v.SARWidth = uint16(f.U(16, "sar_width"))
+			v.SARHeight = uint16(f.U(16, "sar_height"))
 		}
 	}
-	v.OverscanInfoPresent = f.flag("overscan_info_present_flag")
+	v.OverscanInfoPresent = f.Flag("overscan_info_present_flag")
 	if v.OverscanInfoPresent {
-		v.OverscanAppropriate = f.flag("overscan_appropriate_flag")
+		v.OverscanAppropriate = f.Flag("overscan_appropriate_flag")
 	}
-	v.VideoSignalTypePresent = f.flag("video_signal_type_present_flag")
+	v.VideoSignalTypePresent = f.Flag("video_signal_type_present_flag")
 	if v.VideoSignalTypePresent {
-		v.VideoFormat = uint8(f.u(3, "video_format"))
-		v.VideoFullRange = f.flag("video_full_range_flag")
-		v.ColourDescriptionPresent = f.flag("colour_description_present_flag")
+		v.VideoFormat = uint8(f.U(3, "video_format"))
+		v.VideoFullRange = f.Flag("video_full_range_flag")
+		v.ColourDescriptionPresent = f.Flag("colour_description_present_flag")
 		if v.ColourDescriptionPresent {
-			v.ColourPrimaries = uint8(f.u(8, "colour_primaries"))
-			v.TransferCharacteristics = uint8(f.u(8, "transfer_characteristics"))
-			v.MatrixCoefficients = uint8(f.u(8, "matrix_coefficients"))
+			v.ColourPrimaries = uint8(f.U(8, "colour_primaries"))
+			v.TransferCharacteristics = uint8(f.U(8, "transfer_characteristics"))
+			v.MatrixCoefficients = uint8(f.U(8, "matrix_coefficients"))
 		}
 	}
-	v.ChromaLocInfoPresent = f.flag("chroma_loc_info_present_flag")
+	v.ChromaLocInfoPresent = f.Flag("chroma_loc_info_present_flag")
 	if v.ChromaLocInfoPresent {
-		v.ChromaSampleLocTop = f.ueMax("chroma_sample_loc_type_top_field", 5)
-		v.ChromaSampleLocBottom = f.ueMax("chroma_sample_loc_type_bottom_field", 5)
+		v.ChromaSampleLocTop = f.UEMax("chroma_sample_loc_type_top_field", 5)
+		v.ChromaSampleLocBottom = f.UEMax("chroma_sample_loc_type_bottom_field", 5)
 	}
-	v.TimingInfoPresent = f.flag("timing_info_present_flag")
+	v.TimingInfoPresent = f.Flag("timing_info_present_flag")
 	if v.TimingInfoPresent {
-		v.NumUnitsInTick = uint32(f.u(32, "num_units_in_tick"))
-		v.TimeScale = uint32(f.u(32, "time_scale"))
-		v.FixedFrameRate = f.flag("fixed_frame_rate_flag")
+		v.NumUnitsInTick = uint32(f.U(32, "num_units_in_tick"))
+		v.TimeScale = uint32(f.U(32, "time_scale"))
+		v.FixedFrameRate = f.Flag("fixed_frame_rate_flag")
 	}
 	return v
 }

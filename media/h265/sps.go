@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"kvskit/media/h264"
+	"kvskit/media/internal/rbsp"
 )
 
 // maxLumaDim bounds pic_width/height_in_luma_samples: four times what level
@@ -100,47 +101,47 @@ func ParseSPS(nalu []byte) (SPS, error) {
 	return s, nil
 }
 
-func parseSPSRBSP(rbsp []byte) (SPS, error) {
-	f := &fields{r: h264.NewBitReader(rbsp)}
+func parseSPSRBSP(rbspData []byte) (SPS, error) {
+	f := rbsp.NewFields(rbsp.NewReader(rbspData, ErrTruncated, ErrInvalidValue))
 	var s SPS
-	s.VPSID = uint8(f.u(4, "sps_video_parameter_set_id"))
-	maxSubLayersMinus1 := f.u(3, "sps_max_sub_layers_minus1")
-	if f.err == nil && maxSubLayersMinus1 == 7 {
-		f.fail("sps_max_sub_layers_minus1", fmt.Errorf("value 7: %w", ErrInvalidValue))
+	s.VPSID = uint8(f.U(4, "sps_video_parameter_set_id"))
+	maxSubLayersMinus1 := f.U(3, "sps_max_sub_layers_minus1")
+	if !f.Failed() && maxSubLayersMinus1 == 7 {
+		f.Fail("sps_max_sub_layers_minus1", fmt.Errorf("value 7: %w", ErrInvalidValue))
 	}
 	s.MaxSubLayers = uint8(maxSubLayersMinus1) + 1
-	s.TemporalIDNesting = f.flag("sps_temporal_id_nesting_flag")
+	s.TemporalIDNesting = f.Flag("sps_temporal_id_nesting_flag")
 	s.ProfileTierLevel = parsePTL(f, int(maxSubLayersMinus1))
-	s.ID = f.ueMax("sps_seq_parameter_set_id", 15)
-	s.ChromaFormatIDC = f.ueMax("chroma_format_idc", 3)
+	s.ID = f.UEMax("sps_seq_parameter_set_id", 15)
+	s.ChromaFormatIDC = f.UEMax("chroma_format_idc", 3)
 	if s.ChromaFormatIDC == 3 {
-		s.SeparateColourPlane = f.flag("separate_colour_plane_flag")
+		s.SeparateColourPlane = f.Flag("separate_colour_plane_flag")
 	}
-	s.PicWidth = f.ueMax("pic_width_in_luma_samples", maxLumaDim)
-	s.PicHeight = f.ueMax("pic_height_in_luma_samples", maxLumaDim)
-	s.ConformanceWindow = f.flag("conformance_window_flag")
+	s.PicWidth = f.UEMax("pic_width_in_luma_samples", maxLumaDim)
+	s.PicHeight = f.UEMax("pic_height_in_luma_samples", maxLumaDim)
+	s.ConformanceWindow = f.Flag("conformance_window_flag")
 	if s.ConformanceWindow {
-		s.ConfWinLeft = f.ueMax("conf_win_left_offset", maxLumaDim)
-		s.ConfWinRight = f.ueMax("conf_win_right_offset", maxLumaDim)
-		s.ConfWinTop = f.ueMax("conf_win_top_offset", maxLumaDim)
-		s.ConfWinBottom = f.ueMax("conf_win_bottom_offset", maxLumaDim)
+		s.ConfWinLeft = f.UEMax("conf_win_left_offset", maxLumaDim)
+		s.ConfWinRight = f.UEMax("conf_win_right_offset", maxLumaDim)
+		s.ConfWinTop = f.UEMax("conf_win_top_offset", maxLumaDim)
+		s.ConfWinBottom = f.UEMax("conf_win_bottom_offset", maxLumaDim)
 	}
-	s.BitDepthLuma = 8 + int(f.ueMax("bit_depth_luma_minus8", 8))
-	s.BitDepthChroma = 8 + int(f.ueMax("bit_depth_chroma_minus8", 8))
-	s.Log2MaxPicOrderCntLsb = 4 + f.ueMax("log2_max_pic_order_cnt_lsb_minus4", 12)
-	s.SubLayerOrderingInfoPresent = f.flag("sps_sub_layer_ordering_info_present_flag")
+	s.BitDepthLuma = 8 + int(f.UEMax("bit_depth_luma_minus8", 8))
+	s.BitDepthChroma = 8 + int(f.UEMax("bit_depth_chroma_minus8", 8))
+	s.Log2MaxPicOrderCntLsb = 4 + f.UEMax("log2_max_pic_order_cnt_lsb_minus4", 12)
+	s.SubLayerOrderingInfoPresent = f.Flag("sps_sub_layer_ordering_info_present_flag")
 	first := maxSubLayersMinus1
 	if s.SubLayerOrderingInfoPresent {
 		first = 0
 	}
-	for i := first; i <= maxSubLayersMinus1 && f.err == nil; i++ {
+	for i := first; i <= maxSubLayersMinus1 && !f.Failed(); i++ {
 		s.SubLayerOrdering = append(s.SubLayerOrdering, SubLayerOrdering{
-			MaxDecPicBufferingMinus1: f.ueMax("sps_max_dec_pic_buffering_minus1", 15),
-			MaxNumReorderPics:        f.ueMax("sps_max_num_reorder_pics", 15),
-			MaxLatencyIncreasePlus1:  f.ue("sps_max_latency_increase_plus1"),
+			MaxDecPicBufferingMinus1: f.UEMax("sps_max_dec_pic_buffering_minus1", 15),
+			MaxNumReorderPics:        f.UEMax("sps_max_num_reorder_pics", 15),
+			MaxLatencyIncreasePlus1:  f.UE("sps_max_latency_increase_plus1"),
 		})
 	}
-	if err := f.wrapErr(); err != nil {
+	if err := f.Err(); err != nil {
 		return SPS{}, err
 	}
 	if s.PicWidth == 0 || s.PicHeight == 0 {
@@ -153,28 +154,28 @@ func parseSPSRBSP(rbsp []byte) (SPS, error) {
 	return s, nil
 }
 
-func readPTL(f *fields, p *PTL) {
-	p.ProfileSpace = uint8(f.u(2, "profile_space"))
-	p.HighTier = f.flag("tier_flag")
-	p.ProfileIDC = uint8(f.u(5, "profile_idc"))
-	p.CompatibilityFlags = uint32(f.u(32, "profile_compatibility_flags"))
-	p.ConstraintFlags = f.u(48, "constraint_flags")
+func readPTL(f *rbsp.Fields, p *PTL) {
+	p.ProfileSpace = uint8(f.U(2, "profile_space"))
+	p.HighTier = f.Flag("tier_flag")
+	p.ProfileIDC = uint8(f.U(5, "profile_idc"))
+	p.CompatibilityFlags = uint32(f.U(32, "profile_compatibility_flags"))
+	p.ConstraintFlags = f.U(48, "constraint_flags")
 }
 
-func parsePTL(f *fields, maxSubLayersMinus1 int) ProfileTierLevel {
+func parsePTL(f *rbsp.Fields, maxSubLayersMinus1 int) ProfileTierLevel {
 	var p ProfileTierLevel
 	readPTL(f, &p.General)
-	p.General.LevelIDC = uint8(f.u(8, "general_level_idc"))
-	if maxSubLayersMinus1 == 0 || f.err != nil {
+	p.General.LevelIDC = uint8(f.U(8, "general_level_idc"))
+	if maxSubLayersMinus1 == 0 || f.Failed() {
 		return p
 	}
 	p.SubLayers = make([]SubLayerPTL, maxSubLayersMinus1)
 	for i := range p.SubLayers {
-		p.SubLayers[i].ProfilePresent = f.flag("sub_layer_profile_present_flag")
-		p.SubLayers[i].LevelPresent = f.flag("sub_layer_level_present_flag")
+		p.SubLayers[i].ProfilePresent = f.Flag("sub_layer_profile_present_flag")
+		p.SubLayers[i].LevelPresent = f.Flag("sub_layer_level_present_flag")
 	}
 	for i := maxSubLayersMinus1; i < 8; i++ {
-		f.u(2, "reserved_zero_2bits")
+		f.U(2, "reserved_zero_2bits")
 	}
 	for i := range p.SubLayers {
 		sl := &p.SubLayers[i]
@@ -182,7 +183,7 @@ func parsePTL(f *fields, maxSubLayersMinus1 int) ProfileTierLevel {
 			readPTL(f, &sl.PTL)
 		}
 		if sl.LevelPresent {
-			sl.LevelIDC = uint8(f.u(8, "sub_layer_level_idc"))
+			sl.LevelIDC = uint8(f.U(8, "sub_layer_level_idc"))
 		}
 	}
 	return p
