@@ -88,12 +88,12 @@ func printDevices(w io.Writer, devs []v4l2.DeviceInfo) {
 // captureNote says how `kvs capture` reads a camera format.
 func captureNote(f v4l2.FormatInfo) string {
 	switch {
-	case f.Capture == "native":
+	case f.Capture == "native" && f.Compressed:
 		return "pass-through, native capture"
-	case f.Capture == "mediadevices" && f.PixelFormat == "MJPG":
-		return "decoded and encoded, mediadevices capture"
+	case f.Capture == "native":
+		return "encoded, native capture (or capture=mediadevices)"
 	case f.Capture == "mediadevices":
-		return "encoded, mediadevices capture (or capture=native)"
+		return "decoded and encoded, mediadevices capture"
 	}
 	return "not usable"
 }

@@ -67,9 +67,9 @@ func openCamera(cfg *config, log *slog.Logger) (*camera, error) {
 	return c, nil
 }
 
-// openCapture opens the camera at path and starts streaming: H.264 (and
-// every format with capture=native) natively, the raw formats through
-// mediadevices. Exactly one of the results is set when err is nil.
+// openCapture opens the camera at path and starts streaming: H.264 and the
+// raw formats natively, MJPEG (and every raw format with
+// capture=mediadevices) through mediadevices. Exactly one of the results is set when err is nil.
 func openCapture(path string, cfg *config, log *slog.Logger, wake func()) (*camera, *mdCamera, error) {
 	d, err := openDevice(path)
 	if err != nil {
@@ -93,14 +93,17 @@ func openCapture(path string, cfg *config, log *slog.Logger, wake func()) (*came
 		// Asked for explicitly: a raw format even from an H.264 camera.
 		offered = slices.DeleteFunc(offered, func(f fmtDesc) bool { return f.pixfmt == pixH264 })
 	}
-	// webcam reads single-planar capture queues only.
-	md := cfg.capture != CaptureNative && typ == bufTypeVideoCapture
-	pixfmt, err := chooseFormat(cfg.format, offered, md)
+	// webcam reads single-planar capture queues only; MJPEG is decoded on
+	// that path, which is taken for it by default and for every raw format
+	// with capture=mediadevices.
+	mdOK := cfg.capture != CaptureNative && typ == bufTypeVideoCapture
+	pixfmt, err := chooseFormat(cfg.format, offered, mdOK)
 	if err != nil {
 		d.close()
 		return nil, nil, fmt.Errorf("%s: %w", d.path, err)
 	}
-	if !md || pixfmt == pixH264 {
+	md := mdOK && pixfmt != pixH264 && (cfg.capture == CaptureMediadevices || pixfmt == pixMJPG)
+	if !md {
 		c, err := startCamera(d, typ, pixfmt, cfg, log)
 		if err != nil {
 			d.close()

@@ -10,15 +10,16 @@
 //     NAL units, converted from Annex-B to AVCC and marked as key frames when
 //     they hold an IDR slice. Key frames always carry the sequence and
 //     picture parameter sets.
-//   - Raw cameras (YUYV, UYVY, NV12, I420 and MJPEG) are captured the way
-//     github.com/pion/mediadevices' camera driver does it on Linux: streamed
-//     with github.com/blackjack/webcam and decoded to images by
-//     mediadevices/pkg/frame (MJPEG with the standard library's image/jpeg,
-//     its samples scaled from JPEG's full range to video's limited range).
-//     The driver package itself is not used: on Linux it needs cgo and opens
-//     every /dev/video* node in its init. With capture=native (WithCapture)
-//     the raw formats but MJPEG are read with this package's ioctl code
-//     instead. The pictures are then encoded through a V4L2 stateful
+//   - Raw cameras (YUYV, UYVY, NV12, I420) are read with the same ioctl
+//     code, their pictures converted for the encoder without allocating.
+//     MJPEG cameras are captured the way github.com/pion/mediadevices'
+//     camera driver does it on Linux: streamed with
+//     github.com/blackjack/webcam and decoded by mediadevices/pkg/frame
+//     (with the standard library's image/jpeg, samples scaled from JPEG's
+//     full range to video's limited range); capture=mediadevices
+//     (WithCapture) takes that path for the other raw formats too. The
+//     driver package itself is not used: on Linux it needs cgo and opens
+//     every /dev/video* node in its init. The pictures are then encoded through a V4L2 stateful
 //     memory-to-memory encoder (the Raspberry Pi's bcm2835-codec at
 //     /dev/video11, or any device whose CAPTURE queue offers H.264), into
 //     whose OUTPUT format (I420, NV12 or YUYV) they are converted, with the
@@ -34,7 +35,8 @@
 // mediadevices path cannot see those (blackjack/webcam does not return
 // them), so its frames carry the CLOCK_MONOTONIC time at which the buffer
 // was dequeued: later than the capture by the driver's and the scheduler's
-// latency, and with their jitter. Use capture=native where that matters.
+// latency, and with their jitter; it also decodes every picture into new
+// memory. That is why it is the default for MJPEG only.
 //
 // A camera that goes away (USB unplug: ENODEV or EIO from the driver, the
 // node disappearing, or no frame for the stall timeout) is closed and

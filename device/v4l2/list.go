@@ -31,25 +31,21 @@ type FormatInfo struct {
 	Description string
 	Compressed  bool
 	Sizes       []FrameSize
-	// Capture is how Open reads a camera's format: "native" for H.264
-	// (passed through), "mediadevices" for the raw formats it decodes and
-	// encodes (YUYV, UYVY, NV12, YU12 and MJPG; all but MJPG can also be
-	// read with capture=native), "" for formats Open cannot take. Empty
-	// for M2M devices.
+	// Capture is how Open reads a camera's format by default: "native" for
+	// H.264 (passed through) and the raw formats it encodes (YUYV, UYVY,
+	// NV12, YU12; single-planar cameras can also be read with
+	// capture=mediadevices), "mediadevices" for MJPG, which it decodes and
+	// encodes, "" for formats Open cannot take. Empty for M2M devices.
 	Capture string
 }
 
 // formatCapture is FormatInfo.Capture for a camera format; mplane tells
-// a camera with a multi-planar queue, which only the native path reads.
+// a camera with a multi-planar queue, which only the native path reads
+// (so MJPEG is not usable there).
 func formatCapture(pixfmt uint32, mplane bool) string {
 	switch pixfmt {
-	case pixH264:
+	case pixH264, pixYUYV, pixUYVY, pixNV12, pixI420:
 		return string(CaptureNative)
-	case pixYUYV, pixUYVY, pixNV12, pixI420:
-		if mplane {
-			return string(CaptureNative)
-		}
-		return string(CaptureMediadevices)
 	case pixMJPG:
 		if !mplane {
 			return string(CaptureMediadevices)

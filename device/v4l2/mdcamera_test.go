@@ -96,7 +96,7 @@ func TestChooseFormatMJPEG(t *testing.T) {
 		mplane bool
 		want   string
 	}{
-		{pixH264, false, "native"}, {pixYUYV, false, "mediadevices"}, {pixNV12, true, "native"},
+		{pixH264, false, "native"}, {pixYUYV, false, "native"}, {pixNV12, true, "native"},
 		{pixMJPG, false, "mediadevices"}, {pixMJPG, true, ""}, {pixFWHT, false, ""},
 	} {
 		if got := formatCapture(c.pix, c.mplane); got != c.want {

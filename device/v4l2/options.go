@@ -33,13 +33,16 @@ const (
 	// CaptureMediadevices reads raw cameras the way
 	// github.com/pion/mediadevices' camera driver does on Linux: through
 	// github.com/blackjack/webcam, with the pictures decoded by
-	// mediadevices/pkg/frame (MJPEG with image/jpeg). It is the default for
-	// raw formats and the only path for MJPEG. Frames are stamped with the
-	// time they were dequeued.
+	// mediadevices/pkg/frame (MJPEG with image/jpeg). It is the only path
+	// for MJPEG, and the default for it; other raw formats take it when
+	// asked. Frames are stamped with the time they were dequeued, and every
+	// picture is decoded into new memory.
 	CaptureMediadevices Capture = "mediadevices"
-	// CaptureNative reads raw cameras with this package's own ioctl code,
-	// whose frames carry the kernel's buffer timestamps and whose driver
-	// drops are counted. H.264 cameras are always read this way.
+	// CaptureNative reads cameras with this package's own ioctl code, whose
+	// frames carry the kernel's buffer timestamps, whose driver drops are
+	// counted and whose pictures are converted for the encoder without
+	// allocating. It is the default for H.264 (always read this way), YUYV,
+	// UYVY, NV12 and I420.
 	CaptureNative Capture = "native"
 )
 

@@ -115,9 +115,7 @@ func TestVMListDevices(t *testing.T) {
 	for _, f := range v.Formats {
 		want := ""
 		switch f.PixelFormat {
-		case "YUYV", "UYVY", "NV12", "YU12":
-			want = "mediadevices"
-		case "H264":
+		case "YUYV", "UYVY", "NV12", "YU12", "H264":
 			want = "native"
 		}
 		if f.Capture != want {

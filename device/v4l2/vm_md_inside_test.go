@@ -106,7 +106,7 @@ func TestVMCaptureMediadevices(t *testing.T) {
 			start := time.Now()
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			url := fmt.Sprintf("v4l2://%s?format=%s&width=%d&height=%d&fps=%d", v.Path, pf, vmCaptureW, vmCaptureH, vmCaptureFPS)
+			url := fmt.Sprintf("v4l2://%s?format=%s&width=%d&height=%d&fps=%d&capture=mediadevices", v.Path, pf, vmCaptureW, vmCaptureH, vmCaptureFPS)
 			src, err := Open(ctx, url, WithEncoder(pcmEncoder{keyint: vmCaptureKeyint}), WithLogger(testLogger(t)))
 			if err != nil {
 				t.Fatal(err)
@@ -253,6 +253,7 @@ func TestVMM2MVicodecImages(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := defaultConfig()
 			cfg.path, cfg.format, cfg.width, cfg.height, cfg.fps = v.Path, tc.format, 640, 360, vmCaptureFPS
+			cfg.capture = CaptureMediadevices
 			log := testLogger(t)
 			cam, md, err := openCapture(v.Path, cfg, log, func() {})
 			if err != nil {
