@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"strings"
+	"time"
 
 	"kvskit/media"
 	"kvskit/media/aac"
@@ -15,17 +15,13 @@ import (
 	"kvskit/mkv"
 )
 
-// reorderWindow is how many frames of a Matroska video track are held to
-// derive DTS: the largest decoded picture buffer of H.264 and H.265.
-const reorderWindow = 16
-
 // mkvTrack is a Matroska track being read.
 type mkvTrack struct {
 	idx        int
 	info       *trackInfo
 	lengthSize int   // NAL unit length size of video samples
 	frameDur   int64 // ns between laced frames
-	dts        *dtsDeriver
+	dts        *media.DTSDeriver[packet]
 }
 
 // mkvDemuxer reads Matroska and WebM through mkv.Reader.
@@ -113,7 +109,7 @@ func (d *mkvDemuxer) setTracks(entries []mkv.TrackEntry) error {
 			if err := mt.videoConfig(); err != nil {
 				return err
 			}
-			mt.dts = &dtsDeriver{window: reorderWindow}
+			mt.dts = media.NewDTSDeriver[packet](media.MaxReorderFrames)
 			mt.frameDur = int64(e.DefaultDuration)
 		case media.CodecAAC:
 			if len(t.CodecPrivate) == 0 {
@@ -225,7 +221,8 @@ func (d *mkvDemuxer) next() (packet, error) {
 			d.eof = true
 			for _, t := range d.byNum {
 				if t.dts != nil {
-					d.out = t.dts.flush(d.out)
+					t.dts.Flush()
+					d.out = t.popDerived(d.out)
 				}
 			}
 			continue
@@ -282,7 +279,8 @@ func (d *mkvDemuxer) block(b *mkv.Block) {
 				continue
 			}
 			p.data = data
-			d.out = t.dts.push(p, d.out)
+			t.dts.Push(time.Duration(p.pts), p)
+			d.out = t.popDerived(d.out)
 			continue
 		}
 		p.data = append([]byte(nil), f...)
@@ -290,111 +288,13 @@ func (d *mkvDemuxer) block(b *mkv.Block) {
 	}
 }
 
-// dtsDeriver assigns DTS to the frames of a track that stores only PTS, as
-// the package documentation describes.
-type dtsDeriver struct {
-	window  int
-	buf     []packet // decoding order, DTS not yet assigned
-	pts     ptsHeap  // PTS not yet assigned to a decoding position
-	delay   int64
-	primed  bool
-	last    int64
-	hasLast bool
-}
-
-func (d *dtsDeriver) push(p packet, out []packet) []packet {
-	d.buf = append(d.buf, p)
-	d.pts.push(p.pts)
-	if !d.primed {
-		if len(d.buf) <= d.window {
-			return out
-		}
-		d.prime(len(d.buf)/2 + 1)
-	}
-	for len(d.buf) > d.window {
-		out = d.pop(out)
+// popDerived appends the video packets whose DTS the track's deriver
+// assigned, as the package documentation describes.
+func (t *mkvTrack) popDerived(out []packet) []packet {
+	for f, ok := t.dts.Pop(); ok; f, ok = t.dts.Pop() {
+		p := f.Value
+		p.dts = int64(f.DTS)
+		out = append(out, p)
 	}
 	return out
-}
-
-func (d *dtsDeriver) flush(out []packet) []packet {
-	if !d.primed {
-		d.prime(len(d.buf))
-	}
-	for len(d.buf) > 0 {
-		out = d.pop(out)
-	}
-	return out
-}
-
-// prime estimates the reordering delay from the first frames: for the
-// first n decoding positions, how far the sorted PTS lies above the PTS of
-// the frame at that position.
-func (d *dtsDeriver) prime(n int) {
-	d.primed = true
-	sorted := make([]int64, len(d.buf))
-	for i, p := range d.buf {
-		sorted[i] = p.pts
-	}
-	slices.Sort(sorted)
-	for i := 0; i < n && i < len(sorted); i++ {
-		d.delay = max(d.delay, sorted[i]-d.buf[i].pts)
-	}
-}
-
-func (d *dtsDeriver) pop(out []packet) []packet {
-	p := d.buf[0]
-	d.buf[0] = packet{}
-	d.buf = d.buf[1:]
-	s := d.pts.pop()
-	d.delay = max(d.delay, s-p.pts)
-	dts := min(s-d.delay, p.pts)
-	if d.hasLast && dts < d.last {
-		dts = d.last
-	}
-	d.last, d.hasLast = dts, true
-	p.dts = dts
-	return append(out, p)
-}
-
-// ptsHeap is a min-heap of timestamps.
-type ptsHeap []int64
-
-func (h *ptsHeap) push(v int64) {
-	*h = append(*h, v)
-	a := *h
-	for i := len(a) - 1; i > 0; {
-		p := (i - 1) / 2
-		if a[p] <= a[i] {
-			break
-		}
-		a[p], a[i] = a[i], a[p]
-		i = p
-	}
-}
-
-// pop removes and returns the smallest timestamp; the heap must not be
-// empty.
-func (h *ptsHeap) pop() int64 {
-	a := *h
-	v := a[0]
-	n := len(a) - 1
-	a[0] = a[n]
-	a = a[:n]
-	for i := 0; ; {
-		l, r, m := 2*i+1, 2*i+2, i
-		if l < n && a[l] < a[m] {
-			m = l
-		}
-		if r < n && a[r] < a[m] {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		a[i], a[m] = a[m], a[i]
-		i = m
-	}
-	*h = a
-	return v
 }

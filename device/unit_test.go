@@ -217,7 +217,7 @@ func TestAnnexBSPS(t *testing.T) {
 }
 
 // TestDTSDeriver derives DTS from decoding-order PTS as Matroska gives
-// them.
+// them, through the Matroska reader's use of media.DTSDeriver.
 func TestDTSDeriver(t *testing.T) {
 	const ms = int64(time.Millisecond)
 	frame := 40 * ms
@@ -233,12 +233,14 @@ func TestDTSDeriver(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			d := dtsDeriver{window: reorderWindow}
+			tr := &mkvTrack{dts: media.NewDTSDeriver[packet](media.MaxReorderFrames)}
 			var out []packet
 			for _, p := range c.order {
-				out = d.push(packet{pts: p * frame}, out)
+				tr.dts.Push(time.Duration(p*frame), packet{pts: p * frame, dts: -1})
+				out = tr.popDerived(out)
 			}
-			out = d.flush(out)
+			tr.dts.Flush()
+			out = tr.popDerived(out)
 			if len(out) != len(c.order) {
 				t.Fatalf("%d packets out of %d", len(out), len(c.order))
 			}
