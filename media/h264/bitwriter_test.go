@@ -103,8 +103,40 @@ func encodeSPS(s SPS, scaling [][]int32) []byte {
 			w.U(32, uint64(v.TimeScale))
 			w.Flag(v.FixedFrameRate)
 		}
-		// nal_hrd, vcl_hrd, pic_struct_present, bitstream_restriction: absent.
-		w.U(4, 0)
+		if v.TailRead {
+			hrd := func() {
+				w.UE(1)      // cpb_cnt_minus1
+				w.U(8, 0x43) // bit_rate_scale, cpb_size_scale
+				for range 2 {
+					w.UE(5000) // bit_rate_value_minus1
+					w.UE(9000) // cpb_size_value_minus1
+					w.Flag(true)
+				}
+				w.U(20, 0xbcdef) // the four lengths
+			}
+			w.Flag(v.NALHRD)
+			if v.NALHRD {
+				hrd()
+			}
+			w.Flag(v.VCLHRD)
+			if v.VCLHRD {
+				hrd()
+			}
+			if v.NALHRD || v.VCLHRD {
+				w.Flag(v.LowDelayHRD)
+			}
+			w.Flag(v.PicStructPresent)
+			w.Flag(v.BitstreamRestriction)
+			if v.BitstreamRestriction {
+				w.Flag(true) // motion_vectors_over_pic_boundaries_flag
+				w.UE(2)      // max_bytes_per_pic_denom
+				w.UE(1)      // max_bits_per_mb_denom
+				w.UE(13)     // log2_max_mv_length_horizontal
+				w.UE(11)     // log2_max_mv_length_vertical
+				w.UE(v.MaxNumReorderFrames)
+				w.UE(v.MaxDecFrameBuffering)
+			}
+		}
 	}
 	w.Trailing()
 	return AddEmulationPrevention([]byte{0x67}, w.Bytes())

@@ -94,12 +94,24 @@ type VUI struct {
 	NumUnitsInTick    uint32
 	TimeScale         uint32
 	FixedFrameRate    bool
+
+	// The fields after the timing information. They are read only when the
+	// whole rest of the VUI can be read; a VUI that ends early, or whose
+	// HRD parameters are out of range, leaves them all zero (TailRead
+	// false) without failing the SPS.
+	TailRead             bool
+	NALHRD, VCLHRD       bool // nal_ and vcl_hrd_parameters_present_flag (the HRD parameters are skipped)
+	LowDelayHRD          bool
+	PicStructPresent     bool
+	BitstreamRestriction bool // bitstream_restriction_flag
+	MaxNumReorderFrames  uint32
+	MaxDecFrameBuffering uint32
 }
 
 // ParseSPS decodes an SPS NAL unit (header byte included, start code or
 // length prefix excluded). Emulation prevention bytes are removed first.
-// Parsing stops after the VUI timing information; later VUI fields are not
-// needed for dimensions or frame rate and are not read.
+// The VUI is read up to the bitstream restriction; an error after the timing
+// information only leaves VUI.TailRead false.
 func ParseSPS(nalu []byte) (SPS, error) {
 	if len(nalu) == 0 {
 		return SPS{}, fmt.Errorf("h264: sps: empty NAL unit: %w", ErrTruncated)
@@ -115,7 +127,8 @@ func ParseSPS(nalu []byte) (SPS, error) {
 }
 
 func parseSPSRBSP(rbspData []byte) (SPS, error) {
-	f := rbsp.NewFields(rbsp.NewReader(rbspData, ErrTruncated, ErrInvalidValue))
+	r := rbsp.NewReader(rbspData, ErrTruncated, ErrInvalidValue)
+	f := rbsp.NewFields(r)
 	var s SPS
 	s.ProfileIDC = uint8(f.U(8, "profile_idc"))
 	s.ConstraintFlags = uint8(f.U(8, "constraint_set_flags"))
@@ -180,6 +193,9 @@ func parseSPSRBSP(rbspData []byte) (SPS, error) {
 	}
 	if f.Flag("vui_parameters_present_flag") {
 		s.VUI = parseVUI(f)
+		if !f.Failed() {
+			s.VUI.parseTail(rbsp.NewFields(r))
+		}
 	}
 	if err := f.Err(); err != nil {
 		return SPS{}, err
@@ -245,6 +261,76 @@ func parseVUI(f *rbsp.Fields) *VUI {
 		v.FixedFrameRate = f.Flag("fixed_frame_rate_flag")
 	}
 	return v
+}
+
+// parseTail reads the VUI after the timing information (Annex E.1.1); on
+// failure the tail fields stay zero.
+func (v *VUI) parseTail(f *rbsp.Fields) {
+	t := VUI{}
+	t.NALHRD = f.Flag("nal_hrd_parameters_present_flag")
+	if t.NALHRD {
+		skipHRD(f)
+	}
+	t.VCLHRD = f.Flag("vcl_hrd_parameters_present_flag")
+	if t.VCLHRD {
+		skipHRD(f)
+	}
+	if t.NALHRD || t.VCLHRD {
+		t.LowDelayHRD = f.Flag("low_delay_hrd_flag")
+	}
+	t.PicStructPresent = f.Flag("pic_struct_present_flag")
+	t.BitstreamRestriction = f.Flag("bitstream_restriction_flag")
+	if t.BitstreamRestriction {
+		f.Flag("motion_vectors_over_pic_boundaries_flag")
+		f.UEMax("max_bytes_per_pic_denom", 16)
+		f.UEMax("max_bits_per_mb_denom", 16)
+		f.UEMax("log2_max_mv_length_horizontal", 15)
+		f.UEMax("log2_max_mv_length_vertical", 15)
+		t.MaxNumReorderFrames = f.UEMax("max_num_reorder_frames", 16)
+		t.MaxDecFrameBuffering = f.UEMax("max_dec_frame_buffering", 16)
+	}
+	if f.Failed() {
+		return
+	}
+	v.TailRead = true
+	v.NALHRD, v.VCLHRD, v.LowDelayHRD, v.PicStructPresent = t.NALHRD, t.VCLHRD, t.LowDelayHRD, t.PicStructPresent
+	v.BitstreamRestriction, v.MaxNumReorderFrames, v.MaxDecFrameBuffering = t.BitstreamRestriction, t.MaxNumReorderFrames, t.MaxDecFrameBuffering
+}
+
+// skipHRD reads and discards hrd_parameters() (Annex E.1.2).
+func skipHRD(f *rbsp.Fields) {
+	n := f.UEMax("cpb_cnt_minus1", 31) + 1
+	f.U(8, "bit_rate_scale and cpb_size_scale")
+	for i := uint32(0); i < n && !f.Failed(); i++ {
+		f.UE("bit_rate_value_minus1")
+		f.UE("cpb_size_value_minus1")
+		f.Flag("cbr_flag")
+	}
+	f.U(20, "delay and time offset lengths")
+}
+
+// ReorderFrames returns how many frames may precede a frame in decoding
+// order and follow it in output order, and whether the SPS says: the VUI's
+// max_num_reorder_frames when it has a bitstream restriction, else 0 when
+// output order is decoding order by construction (pic_order_cnt_type 2, the
+// Baseline profile, which has no B slices, and the intra profiles, for which
+// Annex E.2.1 infers 0). Otherwise ok is false: up to MaxDpbFrames (at most
+// 16) frames may be reordered.
+func (s SPS) ReorderFrames() (n int, ok bool) {
+	switch {
+	case s.VUI != nil && s.VUI.BitstreamRestriction:
+		return int(s.VUI.MaxNumReorderFrames), true
+	case s.PicOrderCntType == 2, s.ProfileIDC == 66:
+		return 0, true
+	case s.ConstraintFlags&0x10 != 0:
+		switch s.ProfileIDC {
+		case 44, 86, 100, 110, 122, 244:
+			return 0, true
+		}
+	case s.ProfileIDC == 44:
+		return 0, true
+	}
+	return 0, false
 }
 
 // ChromaArrayType is 0 for monochrome or separately coded colour planes and
