@@ -26,6 +26,7 @@ type mkvTrack struct {
 
 // mkvDemuxer reads Matroska and WebM through mkv.Reader.
 type mkvDemuxer struct {
+	pool    *framePool // where frame buffers come from
 	r       *mkv.Reader
 	log     *slog.Logger
 	infos   []*trackInfo
@@ -39,7 +40,7 @@ type mkvDemuxer struct {
 }
 
 func newMKVDemuxer(r io.Reader, cfg *config) (*mkvDemuxer, error) {
-	d := &mkvDemuxer{r: mkv.NewReader(r), log: cfg.log, byNum: map[uint64]*mkvTrack{}, scale: mkv.DefaultTimecodeScale}
+	d := &mkvDemuxer{r: mkv.NewReader(r), log: cfg.log, pool: cfg.pool, byNum: map[uint64]*mkvTrack{}, scale: mkv.DefaultTimecodeScale}
 	for {
 		ev, err := d.r.Next()
 		if err == io.EOF {
@@ -269,7 +270,7 @@ func (d *mkvDemuxer) block(b *mkv.Block) {
 		ts := base + int64(i)*t.frameDur
 		p := packet{track: t.idx, pts: ts, dts: ts, key: b.Key}
 		if t.dts != nil {
-			data, ok := videoPayload(f, t.lengthSize)
+			data, ok := videoPayload(d.pool, f, t.lengthSize)
 			if !ok {
 				d.badData++
 				if d.badData == 1 {
@@ -283,7 +284,7 @@ func (d *mkvDemuxer) block(b *mkv.Block) {
 			d.out = t.popDerived(d.out)
 			continue
 		}
-		p.data = append([]byte(nil), f...)
+		p.data = d.pool.clone(f)
 		d.out = append(d.out, p)
 	}
 }

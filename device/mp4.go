@@ -17,6 +17,7 @@ import (
 // samples in file order from each mdat, fragments as they come; that serves
 // fragmented files, and progressive ones whose moov comes first.
 type mp4Demuxer struct {
+	pool  *framePool // where frame buffers come from
 	log   *slog.Logger
 	movie *mp4Movie
 	infos []*trackInfo
@@ -42,7 +43,7 @@ type mp4Demuxer struct {
 
 // newMP4FileDemuxer reads the MP4 file ra of size bytes.
 func newMP4FileDemuxer(ra io.ReaderAt, size int64, cfg *config) (*mp4Demuxer, error) {
-	d := &mp4Demuxer{log: cfg.log, ra: ra, size: size}
+	d := &mp4Demuxer{log: cfg.log, pool: cfg.pool, ra: ra, size: size}
 	if err := d.scan(0); err != nil {
 		return nil, err
 	}
@@ -150,7 +151,7 @@ func (d *mp4Demuxer) setMovie(moov mp4Box) error {
 // box (or, when an mdat comes first, copies the stream to a temporary file
 // and reads that at random).
 func newMP4StreamDemuxer(r io.Reader, cfg *config) (*mp4Demuxer, error) {
-	d := &mp4Demuxer{log: cfg.log, r: r}
+	d := &mp4Demuxer{log: cfg.log, pool: cfg.pool, r: r}
 	for {
 		typ, hdr, size, hb, err := d.readBoxHeader()
 		if err == io.EOF {
@@ -344,7 +345,7 @@ func (d *mp4Demuxer) next() (packet, error) {
 			if validAVCC(data) && s.t.lengthSize == 4 {
 				return p, nil
 			}
-			v, ok := videoPayload(data, s.t.lengthSize)
+			v, ok := videoPayload(d.pool, data, s.t.lengthSize)
 			if !ok {
 				if d.bad++; d.bad == 1 {
 					d.log.Warn("device: dropping an MP4 video sample that is not length-prefixed", "track", s.t.id, "offset", s.off)
@@ -382,7 +383,7 @@ func (d *mp4Demuxer) nextRandom() (mp4Sample, []byte, error) {
 	if best.sum > d.size {
 		return mp4Sample{}, nil, mp4Errorf(ErrInvalid, "the sample table of track %d describes more data than the file holds", bs.t.id)
 	}
-	data := make([]byte, bs.size)
+	data := d.pool.get(int(bs.size))
 	if _, err := d.ra.ReadAt(data, bs.off); err != nil {
 		return mp4Sample{}, nil, fmt.Errorf("device: mp4: reading a sample at offset %d: %w", bs.off, err)
 	}

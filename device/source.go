@@ -28,7 +28,8 @@ type Source interface {
 	// ReadFrame returns the next frame in decoding order across tracks (DTS
 	// non-decreasing when interleaving tracks), io.EOF at the clean end.
 	// Frame.Data belongs to the caller and is never reused by the source
-	// (consumers may share it read-only). Video data is length-prefixed
+	// (consumers may share it read-only) unless the caller gives it back
+	// through Recycler. Video data is length-prefixed
 	// (4-byte AVCC/HVCC) access units, AAC raw frames. PTS and DTS are
 	// offsets from the stream's first timestamp (>= 0). After an error every
 	// call returns that error.
@@ -63,6 +64,7 @@ type config struct {
 	fps    float64 // 0: from the SPS, else defaultFPS
 	format Format  // "": detect
 	log    *slog.Logger
+	pool   *framePool // the source's frame buffers (see Recycler)
 }
 
 const defaultFPS = 30
@@ -107,7 +109,7 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 func newConfig(opts []Option) (*config, error) {
-	c := &config{log: slog.New(slog.DiscardHandler)}
+	c := &config{log: slog.New(slog.DiscardHandler), pool: &framePool{}}
 	for _, o := range opts {
 		if err := o(c); err != nil {
 			return nil, err
@@ -226,6 +228,7 @@ func newDemuxer(format Format, br *bufio.Reader, cfg *config) (demuxer, error) {
 // relative to the first frame.
 type source struct {
 	d      demuxer
+	pool   *framePool
 	log    *slog.Logger
 	closer func() error
 
@@ -258,7 +261,7 @@ const (
 )
 
 func newSource(d demuxer, cfg *config, closer func() error) (*source, error) {
-	s := &source{d: d, log: cfg.log, closer: closer}
+	s := &source{d: d, pool: cfg.pool, log: cfg.log, closer: closer}
 	infos := d.tracks()
 	if len(infos) == 0 {
 		return nil, errorf(d.format(), ErrNoTracks, "no audio or video track of a supported codec")

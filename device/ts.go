@@ -26,6 +26,7 @@ const (
 
 // tsDemuxer reads an MPEG transport stream with go-astits.
 type tsDemuxer struct {
+	pool    *framePool // where frame buffers come from
 	dmx     *astits.Demuxer
 	src     *countingReader
 	log     *slog.Logger
@@ -92,9 +93,10 @@ func (c *countingReader) Read(b []byte) (int, error) {
 func newTSDemuxer(r io.Reader, cfg *config) (*tsDemuxer, error) {
 	src := &countingReader{r: r}
 	d := &tsDemuxer{
-		dmx: astits.NewDemuxer(context.Background(), src, astits.DemuxerOptPacketSize(tsPacketSize)),
-		src: src,
-		log: cfg.log,
+		dmx:  astits.NewDemuxer(context.Background(), src, astits.DemuxerOptPacketSize(tsPacketSize)),
+		src:  src,
+		log:  cfg.log,
+		pool: cfg.pool,
 	}
 	for d.streams == nil {
 		data, err := d.nextData()
@@ -356,7 +358,7 @@ func (d *tsDemuxer) audio(s *tsStream, data []byte, m pesMark) {
 		}
 		ts := s.base + s.samples*1e9/int64(s.rate)
 		s.samples += int64(s.spf)
-		d.out = append(d.out, packet{track: s.idx, pts: ts, dts: ts, key: true, data: append([]byte(nil), raw...)})
+		d.out = append(d.out, packet{track: s.idx, pts: ts, dts: ts, key: true, data: d.pool.clone(raw)})
 	}
 	s.pend = append(s.pend[:0], s.pend[i:]...)
 }

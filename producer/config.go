@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"time"
 
+	"kvskit/media"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 )
 
@@ -79,6 +81,14 @@ type Config struct {
 	// OnEvent is called from the producer's goroutines, in order, without
 	// locks held; it must not block and must not call Close (Stats is fine).
 	OnEvent func(Event)
+	// ReleaseFrame, when set, is called once for every frame whose Data the
+	// producer no longer needs: its fragment was acknowledged, refused,
+	// dropped from the buffer, or discarded by DiscardOpen (frames still
+	// buffered when Close returns are not released). The caller may then
+	// reuse the Data, for example for the next frames of its source. It is
+	// called from the producer's goroutines with the producer's lock held:
+	// it must be quick and must not call the producer.
+	ReleaseFrame func(media.Frame)
 
 	// MaxBytesPerSecond and MaxFragmentsPerSecond pace the upload so the
 	// service never has to throttle it. 0 means the service limits (12.5 MB/s

@@ -31,6 +31,7 @@ type entry struct {
 	sentIn   uint64 // id of the last session that sent it (0: never)
 	sends    int
 	inflight bool
+	removed  bool // taken out of the buffer while in flight: release when written
 }
 
 // Producer uploads one stream. Its methods are safe for concurrent use,
@@ -285,7 +286,9 @@ func (p *Producer) DiscardOpen() int {
 	}
 	p.open = false
 	if fr := p.frag.Flush(); fr != nil {
-		return len(fr.Frames)
+		n := len(fr.Frames)
+		p.releaseLocked(fr)
+		return n
 	}
 	return 0
 }
@@ -357,7 +360,24 @@ func (p *Producer) removeLocked(e *entry) {
 	p.buf = slices.Delete(p.buf, i, i+1)
 	p.bufBytes -= e.size
 	p.bufDur -= e.dur
+	if e.inflight {
+		e.removed = true
+	} else {
+		p.releaseLocked(e.frag)
+	}
 	p.roomLocked()
+}
+
+// releaseLocked hands the frames of a fragment the producer is done with to
+// Config.ReleaseFrame. The fragment must not be written again.
+func (p *Producer) releaseLocked(fr *fragment.Fragment) {
+	if p.cfg.ReleaseFrame == nil || fr == nil {
+		return
+	}
+	for _, f := range fr.Frames {
+		p.cfg.ReleaseFrame(f)
+	}
+	fr.Frames = nil
 }
 
 // indexLocked finds the buffer position of the entry with that order.

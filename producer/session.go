@@ -449,6 +449,9 @@ func (p *Producer) writeSession(s *session, pw *io.PipeWriter) error {
 		}
 		p.mu.Lock()
 		e.inflight = false
+		if e.removed {
+			p.releaseLocked(e.frag)
+		}
 		p.mu.Unlock()
 		s.writing.Store(false)
 		if err != nil {

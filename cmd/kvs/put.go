@@ -136,12 +136,17 @@ func runPut(ctx context.Context, cmd *cobra.Command, o putOptions, path string) 
 	}
 	prog := newProgress(os.Stderr, o.output, total)
 	var stats producer.Stats
-	p, err := producer.New(ctx, producer.Config{
+	pcfg := producer.Config{
 		StreamName: o.stream, Region: cfg.Region, EndpointURL: endpoint, Credentials: cfg.Credentials,
 		Profile: o.client.profile, CreateStream: o.create, RetentionHours: o.retention, Tags: tags,
 		StartTime: start, FragmentDuration: o.fragmentDur, Block: true, Logger: log,
 		MaxBytesPerSecond: o.maxBytes, MaxFragmentsPerSecond: o.maxFrags,
-	}, src.Tracks())
+	}
+	if r, ok := src.(device.Recycler); ok {
+		// Acknowledged frames' memory goes back to the reader.
+		pcfg.ReleaseFrame = r.Recycle
+	}
+	p, err := producer.New(ctx, pcfg, src.Tracks())
 	if err != nil {
 		return err
 	}
