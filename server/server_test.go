@@ -669,3 +669,69 @@ func TestFragmentRateLimitThrottles(t *testing.T) {
 		t.Fatalf("%d persisted, want all 16 (throttled, not refused)", n)
 	}
 }
+
+// TestPutMediaPersistedInOrder sends many fragments of very different sizes
+// in one go, so several are stored at a time: every fragment must still be
+// acknowledged BUFFERING, RECEIVED, PERSISTED in the order sent, with
+// increasing numbers, and listed once.
+func TestPutMediaPersistedInOrder(t *testing.T) {
+	e := newTestEnv(t, Limits{MaxFragmentsPerSecond: 1000})
+	e.createStream("order", 24)
+	pm, err := e.putMedia("order", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 24
+	c := newClip(t)
+	var body []byte
+	body = append(body, c.bytes()...)
+	for i := int64(0); i < n; i++ {
+		frames := 1
+		if i%3 == 0 {
+			frames = 500 // a large fragment followed by two tiny ones
+		}
+		c.cluster(t, baseTC+i*20000, frames)
+		body = append(body, c.bytes()...)
+	}
+	pm.write(body)
+	acks := pm.finish()
+	var persisted []ack
+	seen := map[int64]string{}
+	for _, a := range acks {
+		switch a.EventType {
+		case ackError:
+			t.Fatalf("error ack %+v", a)
+		case "PERSISTED":
+			persisted = append(persisted, a)
+		}
+		if a.FragmentTimecode != nil && a.EventType != ackIdle {
+			tc := *a.FragmentTimecode
+			seen[tc] += a.EventType[:1]
+		}
+	}
+	if len(persisted) != n {
+		t.Fatalf("%d PERSISTED acks, want %d", len(persisted), n)
+	}
+	for i, a := range persisted {
+		if want := baseTC + int64(i)*20000; *a.FragmentTimecode != want {
+			t.Fatalf("PERSISTED #%d for timecode %d, want %d (acks out of order)", i, *a.FragmentTimecode, want)
+		}
+		if i > 0 && a.FragmentNumber <= persisted[i-1].FragmentNumber {
+			t.Fatalf("fragment numbers not increasing: %s after %s", a.FragmentNumber, persisted[i-1].FragmentNumber)
+		}
+	}
+	for tc, ev := range seen {
+		if ev != "BRP" {
+			t.Errorf("fragment at %d: events %q, want BUFFERING, RECEIVED, PERSISTED in that order", tc, ev)
+		}
+	}
+	var list struct {
+		Fragments []struct{ FragmentNumber string }
+	}
+	if code, typ := e.call("listFragments", map[string]any{"StreamName": "order"}, &list); code != 200 {
+		t.Fatalf("listFragments %d %s", code, typ)
+	}
+	if len(list.Fragments) != n {
+		t.Fatalf("listFragments: %d fragments, want %d", len(list.Fragments), n)
+	}
+}
