@@ -369,6 +369,11 @@ func TestDataOnlyFiles(t *testing.T) {
 	frags := appendN(t, s, arn, 2)
 	id, _ := s.streamID(arn)
 	old := frags[0]
+	// Reads wait for the index commits of returned appends; the record is
+	// edited directly below, so it must be there first.
+	if _, err := s.LastFragment(arn); err != nil {
+		t.Fatal(err)
+	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		nb := tx.Bucket(bucketArchive).Bucket(idKey(id)).Bucket(bucketNumbers)
 		v := slices.Clone(nb.Get([]byte(old.Number)))
