@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,44 +42,76 @@ func withSyncWait(d time.Duration) Option {
 // clip is a short H.264 + AAC recording made with ffmpeg.
 type testClipData struct {
 	video    [][][]byte // NAL units per access unit, 30 fps, key frame every 30
+	pts      []int      // per access unit in decoding order, its frame number in presentation order
 	sps, pps []byte
 	audio    [][]byte // raw AAC frames, 48 kHz stereo
 	asc      []byte
 }
 
+// Clip variants: how libx264 encodes the video.
+var clipVariants = map[string][]string{
+	"":        {"-bf", "0"},
+	"bframes": {"-bf", "2", "-x264-params", "b-adapt=0:b-pyramid=none"},
+	"pyramid": {"-bf", "3", "-x264-params", "b-adapt=0:b-pyramid=normal"},
+}
+
 var (
-	clipOnce sync.Once
-	clipData *testClipData
-	clipErr  error
+	clipMu   sync.Mutex
+	clipData = map[string]*testClipData{}
 )
 
 // testClip makes (once per test binary) a 2 s clip with ffmpeg.
-func testClip(t *testing.T) *testClipData {
+func testClip(t *testing.T) *testClipData { return testClipVariant(t, "") }
+
+// testClipVariant makes (once per test binary) a 2 s clip of a variant.
+func testClipVariant(t *testing.T, variant string) *testClipData {
 	t.Helper()
 	ffmpeg := testenv.Tool(t, "ffmpeg")
-	clipOnce.Do(func() { clipData, clipErr = makeClip(ffmpeg) })
-	if clipErr != nil {
-		t.Fatal(clipErr)
+	ffprobe := testenv.Tool(t, "ffprobe")
+	clipMu.Lock()
+	defer clipMu.Unlock()
+	if c := clipData[variant]; c != nil {
+		return c
 	}
-	return clipData
+	c, err := makeClip(ffmpeg, ffprobe, clipVariants[variant])
+	if err != nil {
+		t.Fatal(err)
+	}
+	clipData[variant] = c
+	return c
 }
 
-func makeClip(ffmpeg string) (*testClipData, error) {
+func makeClip(ffmpeg, ffprobe string, x264 []string) (*testClipData, error) {
 	dir, err := os.MkdirTemp("", "rtsp-clip")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	vpath, apath := filepath.Join(dir, "v.h264"), filepath.Join(dir, "a.aac")
+	mpath, vpath, apath := filepath.Join(dir, "v.mkv"), filepath.Join(dir, "v.h264"), filepath.Join(dir, "a.aac")
 	for _, args := range [][]string{
-		{"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-t", "2", "-c:v", "libx264", "-bf", "0", "-g", "30",
-			"-pix_fmt", "yuv420p", "-f", "h264", vpath},
+		append(append([]string{"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-t", "2", "-c:v", "libx264"}, x264...),
+			"-g", "30", "-pix_fmt", "yuv420p", mpath),
+		{"-i", mpath, "-c", "copy", "-bsf:v", "h264_mp4toannexb", "-f", "h264", vpath},
 		{"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-ac", "2", "-t", "2", "-c:a", "aac", "-f", "adts", apath},
 	} {
 		cmd := exec.Command(ffmpeg, append([]string{"-hide_banner", "-loglevel", "error", "-y"}, args...)...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("ffmpeg: %v: %s", err, out)
 		}
+	}
+	// The presentation times of the packets, in decoding order.
+	out, err := exec.Command(ffprobe, "-v", "error", "-select_streams", "v", "-show_entries", "packet=pts",
+		"-of", "csv=p=0", mpath).Output()
+	if err != nil {
+		return nil, fmt.Errorf("ffprobe: %v", err)
+	}
+	var ptsMS []int
+	for _, l := range strings.Fields(string(out)) {
+		var v int
+		if _, err := fmt.Sscan(strings.TrimSuffix(l, ","), &v); err != nil {
+			return nil, fmt.Errorf("ffprobe packet pts %q: %v", l, err)
+		}
+		ptsMS = append(ptsMS, v)
 	}
 	vb, err := os.ReadFile(vpath)
 	if err != nil {
@@ -113,10 +147,26 @@ func makeClip(ffmpeg string) (*testClipData, error) {
 		return nil, err
 	}
 	c.audio, c.asc = frames, aac.ConfigFromADTS(hdr).Marshal()
-	if len(c.video) != 60 || c.sps == nil || len(c.audio) < 90 {
-		return nil, fmt.Errorf("clip: %d video units, %d audio frames", len(c.video), len(c.audio))
+	if len(c.video) != 60 || c.sps == nil || len(c.audio) < 90 || len(ptsMS) != 60 {
+		return nil, fmt.Errorf("clip: %d video units, %d audio frames, %d video packets", len(c.video), len(c.audio), len(ptsMS))
+	}
+	// Matroska's millisecond timecodes to frame numbers.
+	first := slices.Min(ptsMS)
+	for _, ms := range ptsMS {
+		c.pts = append(c.pts, int(math.Round(float64(ms-first)*30/1000)))
+	}
+	if sorted := slices.Sorted(slices.Values(c.pts)); !slices.Equal(sorted, seqInts(60)) {
+		return nil, fmt.Errorf("clip: frame numbers %v", c.pts)
 	}
 	return c, nil
+}
+
+func seqInts(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
 }
 
 // camera is an RTSP server for tests that plays the clip in a loop, in real
@@ -127,6 +177,7 @@ type camera struct {
 	ln   net.Listener
 
 	// Settings, fixed before the first connection.
+	variant   string                                                 // of the clip (clipVariants)
 	audio     bool                                                   // offer the AAC track
 	audioFor  func(session int) bool                                 // overrides audio per session
 	noSprop   bool                                                   // no parameter sets in the SDP
@@ -154,10 +205,11 @@ type camera struct {
 
 func newCamera(t *testing.T, configure func(c *camera)) *camera {
 	t.Helper()
-	c := &camera{t: t, clip: testClip(t), audio: true, timeout: 60, conns: map[net.Conn]bool{}}
+	c := &camera{t: t, audio: true, timeout: 60, conns: map[net.Conn]bool{}}
 	if configure != nil {
 		configure(c)
 	}
+	c.clip = testClipVariant(t, c.variant)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -455,9 +507,10 @@ func (c *camera) stream(ctx context.Context, cc *camConn, session int) {
 	if c.endAfter != nil {
 		endAt, endHow = c.endAfter(session)
 	}
-	ts := func(base uint32, rate int, d time.Duration) uint32 {
+	// ts is the RTP timestamp of time d of a unit sent at time at.
+	ts := func(base uint32, rate int, d, at time.Duration) uint32 {
 		if c.tsOffset != nil {
-			d += c.tsOffset(session, d)
+			d += c.tsOffset(session, at)
 		}
 		return base + uint32(int64(d)*int64(rate)/int64(time.Second))
 	}
@@ -465,7 +518,7 @@ func (c *camera) stream(ctx context.Context, cc *camConn, session int) {
 		now := start.Add(d)
 		secs := uint64(now.Unix()) + 2208988800
 		frac := uint64(now.Nanosecond()) << 32 / 1e9
-		b, _ := rtcp.Marshal([]rtcp.Packet{&rtcp.SenderReport{SSRC: ssrc, NTPTime: secs<<32 | frac, RTPTime: ts(base, rate, d)}})
+		b, _ := rtcp.Marshal([]rtcp.Packet{&rtcp.SenderReport{SSRC: ssrc, NTPTime: secs<<32 | frac, RTPTime: ts(base, rate, d, d)}})
 		return cc.send(ch, b)
 	}
 	var heldBack []byte // a video packet sent late, to reorder
@@ -506,7 +559,11 @@ func (c *camera) stream(ctx context.Context, cc *camConn, session int) {
 			nextSR += time.Second
 		}
 		if next == vAt && err == nil {
-			au := c.clip.video[vFrame%len(c.clip.video)]
+			n := len(c.clip.video)
+			au := c.clip.video[vFrame%n]
+			// The RTP timestamp is the presentation time, 2 frames after
+			// the decoding time at most (3 with the pyramid).
+			pAt := time.Duration(vFrame/n*n+c.clip.pts[vFrame%n]) * time.Second / 30
 			var annexB []byte
 			for _, n := range au {
 				annexB = append(append(annexB, 0, 0, 0, 1), n...)
@@ -514,7 +571,7 @@ func (c *camera) stream(ctx context.Context, cc *camConn, session int) {
 			payloads := payloader.Payload(1200, annexB)
 			for i, p := range payloads {
 				pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: vSeq, SSRC: 1,
-					Timestamp: ts(vBase, vRate, vAt), Marker: i == len(payloads)-1}, Payload: p}
+					Timestamp: ts(vBase, vRate, pAt, vAt), Marker: i == len(payloads)-1}, Payload: p}
 				vSeq++
 				b, _ := pkt.Marshal()
 				vPackets++
@@ -540,7 +597,7 @@ func (c *camera) stream(ctx context.Context, cc *camConn, session int) {
 			frame := c.clip.audio[aFrame%len(c.clip.audio)]
 			payloads, _, _ := packetizeAAC([][]byte{frame}, 1400)
 			pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 97, SequenceNumber: aSeq, SSRC: 2,
-				Timestamp: ts(aBase, aRate, aAt), Marker: true}, Payload: payloads[0]}
+				Timestamp: ts(aBase, aRate, aAt, aAt), Marker: true}, Payload: payloads[0]}
 			aSeq++
 			b, _ := pkt.Marshal()
 			err = cc.send(2, b)
@@ -560,10 +617,14 @@ type collector struct {
 	frames  []media.Frame
 	last    map[uint64]time.Duration
 	lastDTS time.Duration
+	// reordered: video has B-frames, so its PTS go back and forth and its
+	// DTS may precede them.
+	reordered bool
+	trackDTS  map[uint64]time.Duration
 }
 
 func newCollector(t *testing.T, s *Source) *collector {
-	return &collector{t: t, s: s, last: map[uint64]time.Duration{}, lastDTS: -1}
+	return &collector{t: t, s: s, last: map[uint64]time.Duration{}, lastDTS: -time.Hour, trackDTS: map[uint64]time.Duration{}}
 }
 
 // read reads until done says so or the timeout passes (then it closes the
@@ -577,13 +638,19 @@ func (c *collector) read(timeout time.Duration, done func(f media.Frame) bool) {
 		if err != nil {
 			c.t.Fatalf("ReadFrame after %d frames: %v (stats %+v)", len(c.frames), err, c.s.Stats())
 		}
-		if last, ok := c.last[f.Track]; ok && f.PTS <= last {
+		if last, ok := c.last[f.Track]; ok && f.PTS <= last && !(c.reordered && f.Track == 1) {
 			c.t.Fatalf("track %d: PTS %v after %v", f.Track, f.PTS, last)
 		}
-		if f.DTS < c.lastDTS || f.DTS != f.PTS || f.PTS < 0 {
+		if os.Getenv("RTSP_TEST_FRAMES") != "" { // shows the frames of every test
+			c.t.Logf("track %d pts %v dts %v key %v", f.Track, f.PTS, f.DTS, f.Key)
+		}
+		if last, ok := c.trackDTS[f.Track]; ok && f.DTS <= last {
+			c.t.Fatalf("track %d: DTS %v after %v", f.Track, f.DTS, last)
+		}
+		if f.DTS < c.lastDTS || f.DTS > f.PTS || f.DTS != f.PTS && !(c.reordered && f.Track == 1) || f.PTS < 0 || f.DTS < -200*time.Millisecond {
 			c.t.Fatalf("track %d: DTS %v PTS %v after DTS %v", f.Track, f.DTS, f.PTS, c.lastDTS)
 		}
-		c.last[f.Track], c.lastDTS = f.PTS, f.DTS
+		c.last[f.Track], c.lastDTS, c.trackDTS[f.Track] = f.PTS, f.DTS, f.DTS
 		c.frames = append(c.frames, f)
 		if done(f) {
 			return
@@ -892,5 +959,97 @@ func TestCameraServerError(t *testing.T) {
 	c.read(15*time.Second, func(media.Frame) bool { return s.Stats().Reconnects > 0 && len(c.frames) > 100 })
 	if n := cam.sessions.Load(); n != 4 {
 		t.Errorf("%d sessions, want 4", n)
+	}
+}
+
+// TestCameraBFrames plays clips with B-frames (RTP timestamps in
+// presentation order): every frame comes through in decoding order with the
+// camera's presentation times, DTS increase and never pass the PTS, and
+// nothing counts as a repair.
+func TestCameraBFrames(t *testing.T) {
+	for _, variant := range []string{"bframes", "pyramid"} {
+		t.Run(variant, func(t *testing.T) {
+			cam := newCamera(t, func(c *camera) { c.variant = variant })
+			if !slices.ContainsFunc(cam.clip.pts[1:], func(p int) bool { return p < slices.Max(cam.clip.pts[:2]) }) {
+				t.Fatalf("clip has no B-frames: %v", cam.clip.pts)
+			}
+			s := openCamera(t, cam.url(""), WithTransport(TCP))
+			c := newCollector(t, s)
+			c.reordered = true
+			n := len(cam.clip.video)
+			var first time.Duration
+			video := 0
+			c.read(20*time.Second, func(f media.Frame) bool {
+				if f.Track != 1 {
+					return false
+				}
+				want := h264.AppendLengthPrefixed(nil, cam.clip.video[video%n]...)
+				if string(f.Data) != string(want) || f.Key != (video%30 == 0) {
+					t.Fatalf("video frame %d: %d bytes key=%v, want %d bytes key=%v", video, len(f.Data), f.Key, len(want), video%30 == 0)
+				}
+				if video == 0 {
+					first = f.PTS
+				}
+				// The camera's presentation time, relative to the first frame.
+				p := time.Duration(video/n*n+cam.clip.pts[video%n]) * time.Second / 30
+				if d := f.PTS - first - p; d < -time.Millisecond || d > time.Millisecond {
+					t.Errorf("video frame %d: PTS %v, want %v after the first (%v)", video, f.PTS-first, p, f.PTS)
+				}
+				video++
+				return video == 3*n/2
+			})
+			if st := s.Stats(); st.TimestampRepairs != 0 || st.FramesDropped != 0 || st.PacketsLost != 0 {
+				t.Errorf("stats %+v", st)
+			}
+		})
+	}
+}
+
+// TestCameraBFramesJumpBack: a camera with B-frames whose RTP clock steps
+// back by 10 s at a frame in the middle of a group of pictures still gets
+// its timeline repaired, and the repair is counted once per track.
+func TestCameraBFramesJumpBack(t *testing.T) {
+	cam := newCamera(t, func(c *camera) {
+		c.variant = "bframes"
+		c.tsOffset = func(_ int, at time.Duration) time.Duration {
+			if at >= 1500*time.Millisecond {
+				return -10 * time.Second
+			}
+			return 0
+		}
+	})
+	s := openCamera(t, cam.url(""), WithTransport(TCP))
+	c := newCollector(t, s)
+	c.reordered = true
+	video := 0
+	c.read(20*time.Second, func(f media.Frame) bool {
+		if f.Track == 1 {
+			video++
+		}
+		return video == 75
+	})
+	st := s.Stats()
+	if st.TimestampRepairs < 2 || st.TimestampRepairs > 4 || st.FramesDropped != 0 {
+		t.Errorf("stats %+v: want 2 repairs (one per track)", st)
+	}
+	// Presentation order: the PTS, sorted, step by one frame, except around
+	// the repair: the frame re-anchored after the latest PTS is a B-frame
+	// that belonged one frame earlier, and the frame after the last one read
+	// is missing.
+	var pts []time.Duration
+	for _, f := range c.frames {
+		if f.Track == 1 {
+			pts = append(pts, f.PTS)
+		}
+	}
+	slices.Sort(pts)
+	odd := 0
+	for i := 1; i < len(pts)-3; i++ { // the last frames' successors are not read
+		if d := pts[i] - pts[i-1]; d < 32*time.Millisecond || d > 35*time.Millisecond {
+			odd++
+		}
+	}
+	if odd > 3 {
+		t.Errorf("%d PTS steps other than one frame: %v", odd, pts)
 	}
 }

@@ -82,7 +82,7 @@ func FuzzParseSDP(f *testing.F) {
 				t.Fatalf("AAC track %+v", tr)
 			}
 			if tr.kind == media.KindVideo && len(tr.sps) > 0 && len(tr.pps) > 0 {
-				_, _, _, _ = videoConfig(tr.codec, tr.vps, tr.sps, tr.pps)
+				_, _, _, _, _ = videoConfig(tr.codec, tr.vps, tr.sps, tr.pps)
 			}
 		}
 	})

@@ -79,7 +79,7 @@ func TestSelectTracks(t *testing.T) {
 		if len(v.sps) != 1 || len(v.pps) != 1 || v.sps[0][0]&0x1f != 7 || v.pps[0][0]&0x1f != 8 {
 			t.Errorf("parameter sets %x %x", v.sps, v.pps)
 		}
-		cp, w, h, err := videoConfig(v.codec, v.vps, v.sps, v.pps)
+		cp, w, h, _, err := videoConfig(v.codec, v.vps, v.sps, v.pps)
 		if err != nil || w != 320 || h != 240 || len(cp) == 0 {
 			t.Errorf("config: %dx%d %v", w, h, err)
 		}
@@ -101,7 +101,7 @@ func TestSelectTracks(t *testing.T) {
 		if v.codec != media.CodecH265 || len(v.vps) != 1 || len(v.sps) != 1 || len(v.pps) != 1 || v.donl {
 			t.Fatalf("video %+v", v)
 		}
-		if _, w, h, err := videoConfig(v.codec, v.vps, v.sps, v.pps); err != nil || w != 320 || h != 240 {
+		if _, w, h, _, err := videoConfig(v.codec, v.vps, v.sps, v.pps); err != nil || w != 320 || h != 240 {
 			t.Errorf("config: %dx%d %v", w, h, err)
 		}
 	})

@@ -126,6 +126,7 @@ type session struct {
 	synced    bool
 	syncAt    time.Duration
 	pending   []pendingFrame
+	outBuf    []media.Frame // reused by emit
 	delivered atomic.Uint64
 
 	playAt     time.Duration
@@ -517,6 +518,7 @@ func (s *session) close() {
 	if !s.synced {
 		s.sync()
 	}
+	s.flushVideo()
 	s.mu.Unlock()
 }
 
@@ -874,7 +876,8 @@ func (s *session) handleAU(t *rxTrack, au accessUnit, arrival time.Duration) {
 	src.stats.frames.Add(1)
 	pf := pendingFrame{t: t, ts: au.ts, arrival: arrival, data: data, key: key}
 	if s.synced {
-		s.emit(pf, s.place(pf))
+		at, reordered := s.place(pf)
+		s.emit(pf, at, reordered)
 		return
 	}
 	s.pending = append(s.pending, pf)
@@ -902,25 +905,38 @@ func (s *session) sync() {
 		return
 	}
 	ats := make([]time.Duration, len(s.pending))
+	reordered := make([]bool, len(s.pending))
 	for i, pf := range s.pending {
-		ats[i] = s.place(pf)
+		ats[i], reordered[i] = s.place(pf)
 	}
 	s.src.setOrigin(ats)
 	for i, pf := range s.pending {
-		s.emit(pf, ats[i])
+		s.emit(pf, ats[i], reordered[i])
 	}
 	s.pending = nil
 }
 
 // place maps a frame to local time, repairing its track's timeline when
-// needed.
-func (s *session) place(pf pendingFrame) time.Duration {
+// needed. reordered reports a video frame placed before an earlier frame of
+// its track within the bounds of frame reordering.
+func (s *session) place(pf pendingFrame) (at time.Duration, reordered bool) {
 	st := s.src.tracks[pf.t.idx]
-	floor, hasFloor := st.last, st.hasLast
-	if origin, ok := s.src.originLocal(); ok && (!hasFloor || floor < origin) {
-		floor, hasFloor = origin-1, true
+	allowed := 0
+	if pf.t.spec.kind == media.KindVideo {
+		if ri := s.src.reorderInfo(pf.t.idx); ri.known {
+			allowed = ri.frames
+		} else {
+			allowed = media.MaxReorderFrames
+		}
 	}
-	p := s.tl.place(pf.t.idx, pf.ts, pf.arrival, floor, hasFloor)
+	b := st.order.bounds(st.last, st.hasLast, allowed)
+	if origin, ok := s.src.originLocal(); ok && (!b.has || b.floor < origin) {
+		if !b.has || b.top < origin {
+			b.top = origin - 1
+		}
+		b.floor, b.has = origin-1, true
+	}
+	p := s.tl.place(pf.t.idx, pf.ts, pf.arrival, b)
 	if p.repair != "" {
 		s.src.stats.repairs.Add(1)
 		t := pf.t
@@ -932,15 +948,52 @@ func (s *session) place(pf pendingFrame) time.Duration {
 			t.repairsQuiet++
 		}
 	}
-	st.last, st.hasLast = p.at, true
-	return p.at
+	reordered = st.hasLast && p.at < st.last
+	if !st.hasLast || p.at > st.last {
+		st.last, st.hasLast = p.at, true
+	}
+	if pf.t.spec.kind == media.KindVideo {
+		st.order.record(p.at)
+	}
+	return p.at, reordered
 }
 
-// emit hands a placed frame to the source's queue.
-func (s *session) emit(pf pendingFrame, at time.Duration) {
+// emit hands a placed frame to the source's queue; video frames pass the
+// track's DTS derivation first.
+func (s *session) emit(pf pendingFrame, at time.Duration, reordered bool) {
 	origin, _ := s.src.originLocal()
 	pts := max(at-origin, 0)
 	st := s.src.tracks[pf.t.idx]
-	s.src.q.push(pf.t.idx, media.Frame{Track: st.number, PTS: pts, DTS: pts, Key: pf.key, Data: pf.data}, s.src.now())
-	s.delivered.Add(1)
+	f := media.Frame{Track: st.number, PTS: pts, DTS: pts, Key: pf.key, Data: pf.data}
+	if pf.t.spec.kind != media.KindVideo {
+		s.src.q.push(pf.t.idx, f, s.src.now())
+		s.delivered.Add(1)
+		return
+	}
+	out, dropped := st.order.video(f, reordered, s.src.reorderInfo(pf.t.idx), s.log, s.outBuf[:0])
+	if dropped {
+		s.src.stats.dropped.Add(1)
+	}
+	s.pushVideo(pf.t.idx, out)
+}
+
+// pushVideo queues the video frames of track i whose DTS is known.
+func (s *session) pushVideo(i int, out []media.Frame) {
+	now := s.src.now()
+	for j, f := range out {
+		s.src.q.push(i, f, now)
+		s.delivered.Add(1)
+		out[j] = media.Frame{}
+	}
+	s.outBuf = out[:0]
+}
+
+// flushVideo releases the video frames the tracks' DTS derivation holds, at
+// the end of the session (s.mu held).
+func (s *session) flushVideo() {
+	for _, t := range s.tracks {
+		if t.spec.kind == media.KindVideo {
+			s.pushVideo(t.idx, s.src.tracks[t.idx].order.flush(s.outBuf[:0]))
+		}
+	}
 }

@@ -35,8 +35,9 @@ type Stats struct {
 	// or the network went away.
 	Reconnects uint64
 	// TimestampRepairs counts the frames whose timestamps were re-anchored
-	// (camera timestamps that went back, repeated or jumped ahead) or moved
-	// later to keep the frames of all tracks in order.
+	// (camera timestamps that went back further than B-frames explain,
+	// repeated or jumped ahead) or moved later to keep the frames of all
+	// tracks in order. Reordered B-frames are not repairs.
 	TimestampRepairs uint64
 	// Transport is the lower transport in use, UDP or TCP.
 	Transport Transport
@@ -52,9 +53,13 @@ type srcTrack struct {
 	info          media.Track // guarded by Source.mu
 	vps, sps, pps [][]byte    // the parameter sets in info.CodecPrivate
 
-	// The local time of the track's last frame; used by one session at a time.
+	reorder reorderInfo // from the SPS in info.CodecPrivate, guarded by Source.mu
+
+	// The local time of the track's latest frame, and the state of video
+	// reordering; used by one session at a time.
 	last    time.Duration
 	hasLast bool
+	order   orderState
 }
 
 // Source is a live RTSP camera stream: its tracks, then its frames for as
@@ -353,7 +358,7 @@ func (s *Source) setParameterSets(t *srcTrack, vps, sps, pps [][]byte, from stri
 	if sameNALUs(t.vps, vps) && sameNALUs(t.sps, sps) && sameNALUs(t.pps, pps) {
 		return
 	}
-	cp, w, h, err := videoConfig(t.info.Codec, vps, sps, pps)
+	cp, w, h, ri, err := videoConfig(t.info.Codec, vps, sps, pps)
 	if err != nil {
 		s.log.Warn("rtsp: unusable parameter sets", "track", t.number, "from", from, "err", err)
 		return
@@ -373,6 +378,18 @@ func (s *Source) setParameterSets(t *srcTrack, vps, sps, pps [][]byte, from stri
 	}
 	t.vps, t.sps, t.pps = clone(vps), clone(sps), clone(pps)
 	t.info.CodecPrivate, t.info.Width, t.info.Height = cp, w, h
+	if ri != t.reorder && len(t.sps) > 0 {
+		s.log.Debug("rtsp: frame reordering of the SPS", "track", t.number, "frames", ri.frames, "known", ri.known)
+	}
+	t.reorder = ri
+}
+
+// reorderInfo returns what the SPS of video track i says about frame
+// reordering.
+func (s *Source) reorderInfo(i int) reorderInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tracks[i].reorder
 }
 
 // inBandParameterSets looks for parameter sets in an access unit of track i.
@@ -461,8 +478,10 @@ func (s *Source) Tracks() []media.Track {
 
 // ReadFrame returns the next frame: an access unit with 4-byte NAL unit
 // lengths for video, a raw AAC (or G.711) frame for audio. Frames come in
-// DTS order across tracks (PTS equals DTS); per track they increase strictly.
-// PTS is measured from Origin. Video frames before the first key frame, and
+// DTS order across tracks; per track the DTS increase strictly. PTS equals
+// DTS except for video with B-frames, whose PTS follow the presentation
+// order and whose DTS are derived (see the package documentation). PTS is
+// measured from Origin. Video frames before the first key frame, and
 // after lost packets until the next key frame, are dropped. ReadFrame blocks
 // until a frame is there, across reconnects; after Close it returns an error
 // wrapping ErrClosed, and if the camera comes back with other codecs an

@@ -134,9 +134,9 @@ type placement struct {
 }
 
 // place maps a unit of track i with RTP timestamp ts that arrived at
-// arrival. floor is the track's previous local time (or a lower bound for
-// it); hasFloor says whether there is one.
-func (tl *timeline) place(i int, ts uint32, arrival, floor time.Duration, hasFloor bool) placement {
+// arrival. b says where the track's earlier units lie: a unit that jumped
+// by them re-anchors the track after b.top.
+func (tl *timeline) place(i int, ts uint32, arrival time.Duration, b bounds) placement {
 	tl.slew(arrival)
 	c := tl.tracks[i]
 	ext := c.unw.unwrap(ts)
@@ -155,15 +155,15 @@ func (tl *timeline) place(i int, ts uint32, arrival, floor time.Duration, hasFlo
 	}
 	var p placement
 	switch {
-	case hasFloor && at <= floor:
+	case b.jumped(at):
 		p.repair = "timestamp went back or repeated"
 	case at-(arrival-c.ref) > jumpTolerance:
 		p.repair = "timestamp jumped forward"
 	}
 	if p.repair != "" {
 		at = arrival - c.ref
-		if hasFloor && at <= floor {
-			at = floor + minStep
+		if b.has && at <= b.top+b.room {
+			at = b.top + max(b.room, minStep)
 		}
 		c.anchorExt, c.anchorAt = ext, at-tl.corr
 	}

@@ -45,7 +45,7 @@ type feeder struct {
 
 func (f *feeder) place(t *testing.T, ts uint32, arrival time.Duration) time.Duration {
 	t.Helper()
-	p := f.tl.place(f.i, ts, arrival, f.last, f.hasLast)
+	p := f.tl.place(f.i, ts, arrival, bounds{has: f.hasLast, floor: f.last, top: f.last})
 	if f.hasLast && p.at <= f.last {
 		t.Fatalf("track %d went back: %v after %v (ts %d)", f.i, p.at, f.last, ts)
 	}
@@ -203,7 +203,7 @@ func TestTimelineDrift(t *testing.T) {
 // crossed.
 func TestTimelineFloor(t *testing.T) {
 	tl := newTimeline([]int{90000})
-	p := tl.place(0, 5, time.Second, 2*time.Second, true)
+	p := tl.place(0, 5, time.Second, bounds{has: true, floor: 2 * time.Second, top: 2 * time.Second})
 	if p.at <= 2*time.Second || p.repair == "" {
 		t.Errorf("placed at %v (%q)", p.at, p.repair)
 	}

@@ -252,29 +252,32 @@ func stripUserinfo(u string) string {
 	return u
 }
 
-// videoConfig builds the CodecPrivate and picture size from parameter sets.
-func videoConfig(codec media.Codec, vps, sps, pps [][]byte) (cp []byte, width, height int, err error) {
+// videoConfig builds the CodecPrivate and picture size from parameter sets,
+// and reads what the SPS says about frame reordering.
+func videoConfig(codec media.Codec, vps, sps, pps [][]byte) (cp []byte, width, height int, ri reorderInfo, err error) {
 	switch codec {
 	case media.CodecH264:
 		if cp, err = h264.BuildAVCC(sps, pps); err != nil {
-			return nil, 0, 0, err
+			return nil, 0, 0, ri, err
 		}
 		s, err := h264.ParseSPS(sps[0])
 		if err != nil {
-			return nil, 0, 0, err
+			return nil, 0, 0, ri, err
 		}
-		return cp, s.Width(), s.Height(), nil
+		ri.frames, ri.known = s.ReorderFrames()
+		return cp, s.Width(), s.Height(), ri, nil
 	case media.CodecH265:
 		if cp, err = h265.BuildHVCC(vps, sps, pps); err != nil {
-			return nil, 0, 0, err
+			return nil, 0, 0, ri, err
 		}
 		s, err := h265.ParseSPS(sps[0])
 		if err != nil {
-			return nil, 0, 0, err
+			return nil, 0, 0, ri, err
 		}
-		return cp, s.Width(), s.Height(), nil
+		ri = reorderInfo{frames: int(min(s.MaxNumReorderPics(), media.MaxReorderFrames)), known: true}
+		return cp, s.Width(), s.Height(), ri, nil
 	}
-	return nil, 0, 0, fmt.Errorf("%w: codec %s has no parameter sets", ErrNoTracks, codec)
+	return nil, 0, 0, ri, fmt.Errorf("%w: codec %s has no parameter sets", ErrNoTracks, codec)
 }
 
 // sameNALUs reports whether two lists of NAL units are equal.
