@@ -440,3 +440,25 @@ func fromFirstKeyFrame(frames []media.Frame) []media.Frame {
 	}
 	return nil
 }
+
+// uploadWithRestart writes frames to p from another goroutine, restarts the
+// endpoint once `persisted` fragments were acknowledged PERSISTED, and
+// returns the error of the upload (WriteFrame or Close).
+func uploadWithRestart(t *testing.T, ep *kvsEndpoint, p *producer.Producer, frames []media.Frame, log *eventLog, persisted int) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		for _, f := range frames {
+			if err := p.WriteFrame(ctx, f); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- p.Close(ctx)
+	}()
+	log.waitFor(t, producer.FragmentPersisted, persisted, 20*time.Second)
+	ep.restart()
+	return <-done
+}

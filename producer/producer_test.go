@@ -109,21 +109,7 @@ func TestReconnectAfterEndpointRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		for _, f := range frames {
-			if err := p.WriteFrame(ctx, f); err != nil {
-				done <- err
-				return
-			}
-		}
-		done <- p.Close(ctx)
-	}()
-	log.waitFor(t, producer.FragmentPersisted, 4, 20*time.Second)
-	ep.restart()
-	if err := <-done; err != nil {
+	if err := uploadWithRestart(t, ep, p, frames, log, 4); err != nil {
 		t.Fatalf("upload: %v", err)
 	}
 	st := p.Stats()

@@ -56,21 +56,7 @@ func TestReleasedFramesAreNotUsedAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		for _, f := range frames {
-			if err := p.WriteFrame(ctx, f); err != nil {
-				done <- err
-				return
-			}
-		}
-		done <- p.Close(ctx)
-	}()
-	log.waitFor(t, producer.FragmentPersisted, 3, 20*time.Second)
-	ep.restart()
-	if err := <-done; err != nil {
+	if err := uploadWithRestart(t, ep, p, frames, log, 3); err != nil {
 		t.Fatalf("upload: %v", err)
 	}
 	if st := p.Stats(); st.Reconnects < 1 || st.Persisted < st.Fragments {

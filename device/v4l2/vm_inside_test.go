@@ -658,8 +658,24 @@ func TestVMPassthroughLoopback(t *testing.T) {
 	if err := w.close(); err != nil {
 		t.Fatalf("loopback writer: %v", err)
 	}
+	done := readUntilBlocked(t, src)
+	start := time.Now()
+	if err := src.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Fatalf("blocked ReadFrame after Close: %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Close took %v to end a blocked ReadFrame", d)
+	}
+}
+
+// readUntilBlocked reads (and drops) frames until a ReadFrame has blocked
+// for 500 ms, and returns the channel on which that read will report.
+func readUntilBlocked(t *testing.T, src *Source) <-chan error {
+	t.Helper()
 	for {
-		// Drain what the loopback still holds.
 		done := make(chan error, 1)
 		go func() {
 			_, err := src.ReadFrame()
@@ -670,19 +686,8 @@ func TestVMPassthroughLoopback(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ReadFrame: %v", err)
 			}
-			continue
 		case <-time.After(500 * time.Millisecond):
+			return done
 		}
-		start := time.Now()
-		if err := src.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if err := <-done; !errors.Is(err, ErrClosed) {
-			t.Fatalf("blocked ReadFrame after Close: %v", err)
-		}
-		if d := time.Since(start); d > time.Second {
-			t.Fatalf("Close took %v to end a blocked ReadFrame", d)
-		}
-		return
 	}
 }

@@ -196,38 +196,23 @@ func TestVMMJPEGLoopback(t *testing.T) {
 	// With the writer stopped ReadFrame blocks (after what the loopback
 	// still holds); Close ends it at once, and stops the capture goroutine
 	// (waiting in webcam for up to a second) before it returns.
-	for {
-		done := make(chan error, 1)
-		go func() {
-			_, err := src.ReadFrame()
-			done <- err
-		}()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("ReadFrame: %v", err)
-			}
-			continue
-		case <-time.After(500 * time.Millisecond):
-		}
-		start := time.Now()
-		closed := make(chan error, 1)
-		go func() { closed <- src.Close() }()
-		if err := <-done; !errors.Is(err, ErrClosed) {
-			t.Fatalf("blocked ReadFrame after Close: %v", err)
-		}
-		if d := time.Since(start); d > 200*time.Millisecond {
-			t.Errorf("Close took %v to end a blocked ReadFrame", d)
-		}
-		if err := <-closed; err != nil {
-			t.Fatal(err)
-		}
-		if d := time.Since(start); d > 1500*time.Millisecond {
-			t.Errorf("Close took %v", d)
-		}
-		t.Logf("Close returned after %v", time.Since(start))
-		break
+	done := readUntilBlocked(t, src)
+	closeStart := time.Now()
+	closed := make(chan error, 1)
+	go func() { closed <- src.Close() }()
+	if err := <-done; !errors.Is(err, ErrClosed) {
+		t.Fatalf("blocked ReadFrame after Close: %v", err)
 	}
+	if d := time.Since(closeStart); d > 200*time.Millisecond {
+		t.Errorf("Close took %v to end a blocked ReadFrame", d)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(closeStart); d > 1500*time.Millisecond {
+		t.Errorf("Close took %v", d)
+	}
+	t.Logf("Close returned after %v", time.Since(closeStart))
 	saveArtifact("mjpeg.mkv", file)
 	saveJSON(t, "mjpeg.json", mdRun{Frames: vmMJPEGFrames, Wall: wall.Seconds(), Writes: w.n})
 }

@@ -2,7 +2,6 @@ package h265
 
 import (
 	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,33 +12,6 @@ import (
 	"kvskit/internal/testenv"
 	"kvskit/media/h264"
 )
-
-// probe is what ffprobe reports about the first stream of a file.
-type probe struct {
-	Streams []struct {
-		Width        int    `json:"width"`
-		Height       int    `json:"height"`
-		Profile      string `json:"profile"`
-		NbReadFrames string `json:"nb_read_frames"`
-		Extradata    string `json:"extradata"`
-	} `json:"streams"`
-	Packets []struct {
-		Flags string `json:"flags"`
-	} `json:"packets"`
-}
-
-func ffprobe(t *testing.T, file string, args ...string) probe {
-	t.Helper()
-	args = append([]string{"-v", "error", "-of", "json", "-select_streams", "v:0"}, args...)
-	var p probe
-	if err := json.Unmarshal(testenv.Run(t, "ffprobe", append(args, file)...), &p); err != nil {
-		t.Fatal(err)
-	}
-	if len(p.Streams) != 1 {
-		t.Fatalf("ffprobe %s: %d streams", file, len(p.Streams))
-	}
-	return p
-}
 
 // TestFFmpegStreams encodes clips with libx265 and checks what this package
 // reads from them against ffprobe, and the records it builds against the
@@ -82,7 +54,7 @@ func TestFFmpegStreams(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := ffprobe(t, file, "-count_frames", "-show_streams", "-show_packets")
+			p := testenv.ProbeVideo(t, file, "-count_frames", "-show_streams", "-show_packets")
 			st := p.Streams[0]
 			if st.Profile != c.ffProfile {
 				t.Errorf("ffprobe profile %q, want %q", st.Profile, c.ffProfile)
@@ -141,7 +113,7 @@ func TestFFmpegStreams(t *testing.T) {
 			// BuildHVCC does: the bytes must match.
 			mp4 := filepath.Join(dir, strconv.Itoa(i)+".mp4")
 			testenv.Run(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", file, "-c", "copy", "-tag:v", "hvc1", mp4)
-			want := testenv.ParseHexdump(t, ffprobe(t, mp4, "-show_streams", "-show_data").Streams[0].Extradata)
+			want := testenv.ParseHexdump(t, testenv.ProbeVideo(t, mp4, "-show_streams", "-show_data").Streams[0].Extradata)
 			if !bytes.Equal(got, want) {
 				t.Errorf("BuildHVCC = %x\n  ffmpeg wrote %x", got, want)
 			}
@@ -153,7 +125,7 @@ func TestFFmpegStreams(t *testing.T) {
 				src = mp4
 			}
 			testenv.Run(t, "ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", src, "-c", "copy", mkv)
-			cfg, err := ParseHVCC(testenv.ParseHexdump(t, ffprobe(t, mkv, "-show_streams", "-show_data").Streams[0].Extradata))
+			cfg, err := ParseHVCC(testenv.ParseHexdump(t, testenv.ProbeVideo(t, mkv, "-show_streams", "-show_data").Streams[0].Extradata))
 			if err != nil {
 				t.Fatal(err)
 			}
