@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -256,8 +257,8 @@ func checkGStreamerFrames(t *testing.T, c *collector, span time.Duration) {
 }
 
 // checkMatroska writes the frames with kvskit/mkv and has ffprobe decode
-// every frame of the file.
-func checkMatroska(t *testing.T, tracks []media.Track, frames []media.Frame, width, height int) {
+// every frame of the file; it returns the file's path.
+func checkMatroska(t *testing.T, tracks []media.Track, frames []media.Frame, width, height int) string {
 	t.Helper()
 	ffprobe := testenv.Tool(t, "ffprobe")
 	path := filepath.Join(t.TempDir(), "rtsp.mkv")
@@ -317,6 +318,7 @@ func checkMatroska(t *testing.T, tracks []media.Track, frames []media.Frame, wid
 	if a.CodecName != "aac" || a.SampleRate != "48000" || a.Channels != 2 || a.NbReadFrames != fmt.Sprint(count[2]) {
 		t.Errorf("audio stream %+v, want %d frames", a, count[2])
 	}
+	return path
 }
 
 // TestGStreamerH265 plays the H.265 mount.
@@ -393,4 +395,123 @@ func TestGStreamerRestart(t *testing.T) {
 	if gap < restarted || gap > restarted+5*time.Second {
 		t.Errorf("largest video PTS gap %v for an outage of %v", gap, restarted)
 	}
+}
+
+// TestGStreamerBFrames plays mounts whose encoders emit B-frames: the frames
+// come in decoding order with the camera's presentation times and derived
+// DTS, nothing is repaired or dropped, and the Matroska file made of them
+// decodes without an error, with as many frames as were read, in strictly
+// increasing presentation times one frame apart.
+func TestGStreamerBFrames(t *testing.T) {
+	g := startGStreamer(t)
+	for _, c := range []struct {
+		path  string
+		codec media.Codec
+	}{
+		{"/bframes", media.CodecH264},
+		{"/bframes-pyramid", media.CodecH264},
+		{"/h265-bframes", media.CodecH265},
+	} {
+		t.Run(strings.TrimPrefix(c.path, "/"), func(t *testing.T) {
+			s := openCamera(t, g.url("", c.path), WithTransport(TCP))
+			tracks := s.Tracks()
+			if len(tracks) != 2 || tracks[0].Codec != c.codec || tracks[0].Width != 320 || tracks[0].Height != 240 {
+				t.Fatalf("tracks %+v", tracks)
+			}
+			if ri := s.reorderInfo(0); !ri.known || ri.frames == 0 {
+				t.Errorf("SPS reordering %+v: want a known depth", ri)
+			}
+			col := newCollector(t, s)
+			col.reordered = true
+			// At least n frames, up to one that completes the presentation
+			// sequence (no B-frame still to come).
+			const n = 95
+			col.read(30*time.Second, func(f media.Frame) bool {
+				if f.Track != 1 || col.count(1) < n {
+					return false
+				}
+				var pts []time.Duration
+				for _, f := range col.frames {
+					if f.Track == 1 {
+						pts = append(pts, f.PTS)
+					}
+				}
+				slices.Sort(pts)
+				for i := 1; i < len(pts); i++ {
+					if pts[i]-pts[i-1] > 50*time.Millisecond {
+						return false
+					}
+				}
+				return true
+			})
+			var pts []time.Duration
+			reordered := 0
+			for _, f := range col.frames {
+				if f.Track != 1 {
+					continue
+				}
+				if len(pts) > 0 && f.PTS < slices.Max(pts) {
+					reordered++
+				}
+				pts = append(pts, f.PTS)
+			}
+			if reordered < n/4 {
+				t.Errorf("%d of %d frames reordered: the encoder made no B-frames", reordered, n)
+			}
+			// In presentation order the frames are 1/30 s apart.
+			slices.Sort(pts)
+			for i := 1; i < len(pts); i++ {
+				if d := pts[i] - pts[i-1]; d < 30*time.Millisecond || d > 37*time.Millisecond {
+					t.Errorf("presentation step %d: %v", i, d)
+				}
+			}
+			if st := s.Stats(); st.TimestampRepairs != 0 || st.FramesDropped != 0 || st.PacketsLost != 0 {
+				t.Errorf("stats %+v", st)
+			}
+			path := checkMatroska(t, tracks, col.frames, 320, 240)
+			checkDecodes(t, path, col.count(1))
+		})
+	}
+}
+
+// checkDecodes has ffmpeg decode the video of a Matroska file without an
+// error and ffprobe list its pictures: count of them, B-frames among them,
+// and presentation times strictly increasing 33 or 34 ms apart (Matroska's
+// millisecond timecodes).
+func checkDecodes(t *testing.T, path string, count int) {
+	t.Helper()
+	ffmpeg, ffprobe := testenv.Tool(t, "ffmpeg"), testenv.Tool(t, "ffprobe")
+	cmd := exec.Command(ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-i", path, "-map", "0:v", "-f", "null", "-")
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("ffmpeg decoding %s: %v\n%s", path, err, out)
+	}
+	out, err = exec.Command(ffprobe, "-v", "error", "-select_streams", "v", "-show_entries", "frame=pts,pict_type",
+		"-of", "csv=p=0", path).Output()
+	if err != nil {
+		t.Fatalf("ffprobe frames: %v", err)
+	}
+	lines := strings.Fields(string(out))
+	if len(lines) != count {
+		t.Errorf("ffprobe decoded %d pictures of %d", len(lines), count)
+	}
+	bFrames, prev := 0, int64(-1)
+	for i, l := range lines {
+		var ms int64
+		var typ string
+		if _, err := fmt.Sscanf(strings.Replace(l, ",", " ", 1), "%d %s", &ms, &typ); err != nil {
+			t.Fatalf("ffprobe frame %q: %v", l, err)
+		}
+		if typ == "B" {
+			bFrames++
+		}
+		if i > 0 && (ms-prev < 33 || ms-prev > 34) {
+			t.Errorf("picture %d at %d ms after %d ms", i, ms, prev)
+		}
+		prev = ms
+	}
+	if bFrames == 0 {
+		t.Errorf("no B-frames among %d pictures", len(lines))
+	}
+	t.Logf("%d pictures decoded, %d B-frames", len(lines), bFrames)
 }

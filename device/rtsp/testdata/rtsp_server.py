@@ -5,6 +5,9 @@ Mounts:
   /test   H.264 320x240 at 30 fps (key frame every 30 frames) + AAC audio
   /h265   H.265 320x240 at 30 fps + AAC audio
   /video  H.264 only
+  /bframes         H.264 with 2 B-frames between references (no pyramid) + AAC
+  /bframes-pyramid H.264 with 3 B-frames, the middle one a reference + AAC
+  /h265-bframes    H.265 with 3 B-frames in a hierarchy + AAC
 
 Usage: rtsp_server.py --port PORT [--digest USER:PASS] [--tcp-only]
 Prints "READY <port>" on stdout once it serves.
@@ -26,6 +29,14 @@ H264 = ("x264enc tune=zerolatency key-int-max=30 bframes=0 speed-preset=ultrafas
         "rtph264pay name=pay0 pt=96")
 H265 = ("x265enc tune=zerolatency key-int-max=30 speed-preset=ultrafast ! "
         "rtph265pay name=pay0 pt=96")
+# No tune=zerolatency: it turns B-frames off; and without the caps the payloader
+# negotiates Constrained Baseline, which has none.
+H264_BFRAMES = ("x264enc key-int-max=30 bframes=2 b-adapt=false speed-preset=ultrafast ! video/x-h264,profile=high ! "
+                "rtph264pay name=pay0 pt=96")
+H264_PYRAMID = ("x264enc key-int-max=30 bframes=3 b-pyramid=true b-adapt=false speed-preset=ultrafast ! video/x-h264,profile=high ! "
+                "rtph264pay name=pay0 pt=96")
+H265_BFRAMES = ("x265enc key-int-max=30 speed-preset=ultrafast "
+                "option-string=bframes=3:b-adapt=0:b-pyramid=1:scenecut=0 ! rtph265pay name=pay0 pt=96")
 AUDIO = ("audiotestsrc is-live=true wave=sine freq=440 ! "
          "audio/x-raw,rate=48000,channels=2 ! avenc_aac ! rtpmp4gpay name=pay1 pt=97")
 
@@ -69,6 +80,9 @@ def main():
     mounts.add_factory("/test", factory(VIDEO_RAW + " ! " + H264 + " " + AUDIO, args))
     mounts.add_factory("/h265", factory(VIDEO_RAW + " ! " + H265 + " " + AUDIO, args))
     mounts.add_factory("/video", factory(VIDEO_RAW + " ! " + H264, args))
+    mounts.add_factory("/bframes", factory(VIDEO_RAW + " ! " + H264_BFRAMES + " " + AUDIO, args))
+    mounts.add_factory("/bframes-pyramid", factory(VIDEO_RAW + " ! " + H264_PYRAMID + " " + AUDIO, args))
+    mounts.add_factory("/h265-bframes", factory(VIDEO_RAW + " ! " + H265_BFRAMES + " " + AUDIO, args))
 
     if server.attach(None) == 0:
         print("rtsp_server: cannot listen on port %d" % args.port, file=sys.stderr)
