@@ -181,3 +181,26 @@ func ExampleDTSDeriver() {
 	// frame5 160ms 160ms
 	// frame6 200ms 200ms
 }
+
+// BenchmarkDTSDeriver pushes and pops one frame of an IBBP stream (window
+// 4, as an RTSP track whose SPS says 1) or of a stream without reordering
+// (window 0).
+func BenchmarkDTSDeriver(b *testing.B) {
+	pattern := []time.Duration{3, 1, 2}
+	for _, window := range []int{0, 4, media.MaxReorderFrames} {
+		b.Run(fmt.Sprintf("window %d", window), func(b *testing.B) {
+			d := media.NewDTSDeriver[int](window)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				pts := time.Duration(i) * 40 * time.Millisecond
+				if window > 0 {
+					pts = (time.Duration(i/3*3) + pattern[i%3]) * 40 * time.Millisecond
+				}
+				d.Push(pts, i)
+				if _, ok := d.Pop(); !ok && i > window {
+					b.Fatal("nothing popped")
+				}
+			}
+		})
+	}
+}
