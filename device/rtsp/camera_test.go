@@ -838,12 +838,10 @@ func TestCameraKeepAliveReauth(t *testing.T) {
 	cam := newCamera(t, func(c *camera) { c.timeout, c.digest, c.expire = 2, "admin:pw", true })
 	s := openCamera(t, cam.url("admin:pw"), WithTransport(TCP))
 	c := newCollector(t, s)
-	start := time.Now()
-	c.read(10*time.Second, func(media.Frame) bool { return time.Since(start) > 3500*time.Millisecond })
-	// Every keep-alive is answered with 401 first, then accepted.
-	if n := cam.keepalives.Load(); n < 6 {
-		t.Errorf("%d keep-alive requests in %v", n, time.Since(start))
-	}
+	// Every keep-alive is answered with 401 first, then accepted: three
+	// keep-alives (one a second with a 2 s session timeout) are six requests.
+	// The stream must carry on meanwhile; a machine under load gets 10 s.
+	c.read(10*time.Second, func(media.Frame) bool { return cam.keepalives.Load() >= 6 })
 }
 
 // TestCameraParameterSetsChange: the SDP announces other parameter sets than
