@@ -21,6 +21,9 @@ type accessUnit struct {
 	ts     uint32
 	nalus  [][]byte
 	broken bool // packets were lost or malformed: the unit is incomplete
+	// avcc holds the video units' NAL units in order, each behind a 4-byte
+	// length: the frame's data when every NAL unit is kept.
+	avcc []byte
 }
 
 // depacketizer turns the RTP packets of one track, in sequence order, into
@@ -49,6 +52,9 @@ type videoAssembler struct {
 	frag    []byte // a fragmented NAL unit being reassembled
 	fragOn  bool
 	fragBad bool
+
+	avcc []byte // this unit's NAL units behind 4-byte lengths (nalus point into it)
+	hint int    // the size of the previous unit's avcc, to size the next
 }
 
 // begin starts processing packet p and returns the unit p's timestamp change
@@ -78,15 +84,19 @@ func (a *videoAssembler) end(p *rtp.Packet, out []accessUnit) []accessUnit {
 }
 
 func (a *videoAssembler) flush() accessUnit {
-	au := accessUnit{ts: a.ts, nalus: a.nalus, broken: a.broken || a.fragOn}
-	a.nalus, a.size, a.broken = nil, 0, false
+	au := accessUnit{ts: a.ts, nalus: a.nalus, broken: a.broken || a.fragOn, avcc: a.avcc}
+	if len(a.avcc) > 0 {
+		a.hint = len(a.avcc)
+	}
+	a.nalus, a.size, a.broken, a.avcc = nil, 0, false, nil
 	a.dropFragment()
 	return au
 }
 
 func (a *videoAssembler) lost() { a.loss = true }
 
-// add appends a complete NAL unit, copying it.
+// add appends a complete NAL unit, copying it into the unit's AVCC buffer,
+// which is allocated once per unit with room for one like the previous.
 func (a *videoAssembler) add(nalu []byte) error {
 	if len(nalu) == 0 {
 		return nil
@@ -95,7 +105,13 @@ func (a *videoAssembler) add(nalu []byte) error {
 		a.broken = true
 		return fmt.Errorf("%w: access unit larger than %d bytes or %d NAL units", ErrMalformed, maxAccessUnitSize, maxNALUs)
 	}
-	a.nalus = append(a.nalus, append([]byte(nil), nalu...))
+	if a.avcc == nil {
+		a.avcc = make([]byte, 0, max(a.hint+a.hint/8, 4+len(nalu), 1024))
+	}
+	a.avcc = binary.BigEndian.AppendUint32(a.avcc, uint32(len(nalu)))
+	a.avcc = append(a.avcc, nalu...)
+	n := len(a.avcc)
+	a.nalus = append(a.nalus, a.avcc[n-len(nalu):n:n])
 	a.size += len(nalu)
 	return nil
 }

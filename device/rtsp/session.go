@@ -847,6 +847,7 @@ func (s *session) handleAU(t *rxTrack, au accessUnit, arrival time.Duration) {
 	data, key := []byte(nil), true
 	if t.spec.kind == media.KindVideo {
 		src.inBandParameterSets(t.idx, au.nalus)
+		all := len(au.nalus)
 		kept := au.nalus[:0]
 		size := 0
 		for _, n := range au.nalus {
@@ -869,7 +870,11 @@ func (s *session) handleAU(t *rxTrack, au accessUnit, arrival time.Duration) {
 			return
 		}
 		t.needKey = false
-		data = h264.AppendLengthPrefixed(make([]byte, 0, size), kept...)
+		if len(kept) == all && len(au.avcc) == size {
+			data = au.avcc // already the frame: every NAL unit kept, in order
+		} else {
+			data = h264.AppendLengthPrefixed(make([]byte, 0, size), kept...)
+		}
 	} else {
 		data = au.nalus[0]
 	}
