@@ -222,17 +222,17 @@ func hasStartCode(b []byte) bool {
 // videoPayload returns a fresh copy of the video sample b in 4-byte
 // length-prefixed form, converting from lengthSize-byte prefixes or from
 // Annex-B. ok is false when b is neither.
-func videoPayload(pool *framePool, b []byte, lengthSize int) (out []byte, ok bool) {
+func videoPayload(pool *media.BufferPool, b []byte, lengthSize int) (out []byte, ok bool) {
 	if lengthSize == 4 && validAVCC(b) {
-		return pool.clone(b), true
+		return pool.Clone(b), true
 	}
 	if lengthSize != 4 && lengthSize > 0 {
 		if nalus, err := h264.SplitLengthPrefixed(b, lengthSize); err == nil {
-			return h264.AppendLengthPrefixed(pool.get(len(b) + 4*len(nalus))[:0], nalus...), true
+			return h264.AppendLengthPrefixed(pool.Get(len(b) + 4*len(nalus))[:0], nalus...), true
 		}
 	}
 	if hasStartCode(b) {
-		return h264.AnnexBToAVCC(pool.get(len(b) + len(b)/4 + 4)[:0], b), true
+		return h264.AnnexBToAVCC(pool.Get(len(b) + len(b)/4 + 4)[:0], b), true
 	}
 	return nil, false
 }

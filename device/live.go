@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -56,6 +57,7 @@ func OpenURI(ctx context.Context, uri string) (LiveSource, error) {
 type loop struct {
 	data   []byte
 	opts   []Option
+	pool   *media.BufferPool
 	cur    Source
 	tracks []media.Track
 	pass   time.Duration // length of one pass
@@ -70,11 +72,15 @@ func Loop(data []byte, opts ...Option) (Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Every pass reads into the same pool, so frames given back from one
+	// pass serve the next.
+	pool := &media.BufferPool{}
+	opts = append(slices.Clip(opts), withPool(pool))
 	src, err := OpenReader(bytes.NewReader(data), opts...)
 	if err != nil {
 		return nil, err
 	}
-	return &loop{data: data, opts: opts, cur: src, tracks: src.Tracks(), pass: pass}, nil
+	return &loop{data: data, opts: opts, pool: pool, cur: src, tracks: src.Tracks(), pass: pass}, nil
 }
 
 // passLength reads data once: the span of the first track from its first
@@ -139,6 +145,16 @@ func (l *loop) ReadFrame() (media.Frame, error) {
 }
 
 func (l *loop) Close() error { return l.cur.Close() }
+
+// Recycle gives a frame's Data back for later passes; see Recycler.
+func (l *loop) Recycle(f media.Frame) { l.pool.Put(f.Data) }
+
+// Recycle forwards to the looped clip; see Recycler.
+func (t *testPattern) Recycle(f media.Frame) {
+	if r, ok := t.src.(Recycler); ok {
+		r.Recycle(f)
+	}
+}
 
 // testPattern paces a loop of the sample clip at its real rate.
 type testPattern struct {

@@ -26,7 +26,7 @@ type mkvTrack struct {
 
 // mkvDemuxer reads Matroska and WebM through mkv.Reader.
 type mkvDemuxer struct {
-	pool    *framePool // where frame buffers come from
+	pool    *media.BufferPool // where frame buffers come from
 	r       *mkv.Reader
 	log     *slog.Logger
 	infos   []*trackInfo
@@ -284,7 +284,7 @@ func (d *mkvDemuxer) block(b *mkv.Block) {
 			d.out = t.popDerived(d.out)
 			continue
 		}
-		p.data = d.pool.clone(f)
+		p.data = d.pool.Clone(f)
 		d.out = append(d.out, p)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"math"
 	"os"
 	"strings"
+
+	"kvskit/media"
 )
 
 // mp4Demuxer reads MP4 in one of two ways. At random (a file): progressive
@@ -17,7 +19,7 @@ import (
 // samples in file order from each mdat, fragments as they come; that serves
 // fragmented files, and progressive ones whose moov comes first.
 type mp4Demuxer struct {
-	pool  *framePool // where frame buffers come from
+	pool  *media.BufferPool // where frame buffers come from
 	log   *slog.Logger
 	movie *mp4Movie
 	infos []*trackInfo
@@ -383,7 +385,7 @@ func (d *mp4Demuxer) nextRandom() (mp4Sample, []byte, error) {
 	if best.sum > d.size {
 		return mp4Sample{}, nil, mp4Errorf(ErrInvalid, "the sample table of track %d describes more data than the file holds", bs.t.id)
 	}
-	data := d.pool.get(int(bs.size))
+	data := d.pool.Get(int(bs.size))
 	if _, err := d.ra.ReadAt(data, bs.off); err != nil {
 		return mp4Sample{}, nil, fmt.Errorf("device: mp4: reading a sample at offset %d: %w", bs.off, err)
 	}

@@ -10,41 +10,6 @@ import (
 	sampleclip "kvskit/samples/clip"
 )
 
-func TestFramePool(t *testing.T) {
-	var p framePool
-	a := p.get(1000)
-	if len(a) != 1000 || cap(a) < 1000 {
-		t.Fatalf("get(1000): len %d cap %d", len(a), cap(a))
-	}
-	p.put(a)
-	if b := p.get(900); &b[0] != &a[0] || len(b) != 900 {
-		t.Fatal("get(900) did not reuse the kept 1000-byte buffer")
-	}
-	// A kept buffer far larger than asked for is not handed out.
-	big := make([]byte, 1<<20)
-	p.put(big)
-	if b := p.get(100); &b[0] == &big[0] {
-		t.Fatal("a 1 MB buffer was used for 100 bytes")
-	}
-	// Too small a buffer is not used either.
-	if b := p.get(2 << 20); &b[0] == &big[0] {
-		t.Fatal("a 1 MB buffer was used for 2 MB")
-	}
-	// The pool keeps at most poolMaxBytes.
-	var q framePool
-	for range 2 * poolMaxBytes / (1 << 20) {
-		q.put(make([]byte, 1<<20))
-	}
-	if q.bytes > poolMaxBytes || len(q.free) != poolMaxBytes/(1<<20) {
-		t.Fatalf("pool keeps %d bytes in %d buffers", q.bytes, len(q.free))
-	}
-	var nilPool *framePool
-	nilPool.put(make([]byte, 10))
-	if b := nilPool.get(10); len(b) != 10 {
-		t.Fatal("nil pool get")
-	}
-}
-
 // TestRecycledFramesKeepTheData reads the sample clip twice: once keeping
 // every frame, once recycling each frame (after scribbling over it) as soon
 // as it was read. The frames must be equal, and the second pass must have

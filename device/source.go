@@ -64,7 +64,7 @@ type config struct {
 	fps    float64 // 0: from the SPS, else defaultFPS
 	format Format  // "": detect
 	log    *slog.Logger
-	pool   *framePool // the source's frame buffers (see Recycler)
+	pool   *media.BufferPool // the source's frame buffers (see Recycler)
 }
 
 const defaultFPS = 30
@@ -108,8 +108,17 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
+// withPool makes the source read frames into pool (Loop shares one pool
+// across its passes).
+func withPool(pool *media.BufferPool) Option {
+	return func(c *config) error {
+		c.pool = pool
+		return nil
+	}
+}
+
 func newConfig(opts []Option) (*config, error) {
-	c := &config{log: slog.New(slog.DiscardHandler), pool: &framePool{}}
+	c := &config{log: slog.New(slog.DiscardHandler), pool: &media.BufferPool{}}
 	for _, o := range opts {
 		if err := o(c); err != nil {
 			return nil, err
@@ -228,7 +237,7 @@ func newDemuxer(format Format, br *bufio.Reader, cfg *config) (demuxer, error) {
 // relative to the first frame.
 type source struct {
 	d      demuxer
-	pool   *framePool
+	pool   *media.BufferPool
 	log    *slog.Logger
 	closer func() error
 

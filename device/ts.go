@@ -26,7 +26,7 @@ const (
 
 // tsDemuxer reads an MPEG transport stream with go-astits.
 type tsDemuxer struct {
-	pool    *framePool // where frame buffers come from
+	pool    *media.BufferPool // where frame buffers come from
 	dmx     *astits.Demuxer
 	src     *countingReader
 	log     *slog.Logger
@@ -358,7 +358,7 @@ func (d *tsDemuxer) audio(s *tsStream, data []byte, m pesMark) {
 		}
 		ts := s.base + s.samples*1e9/int64(s.rate)
 		s.samples += int64(s.spf)
-		d.out = append(d.out, packet{track: s.idx, pts: ts, dts: ts, key: true, data: d.pool.clone(raw)})
+		d.out = append(d.out, packet{track: s.idx, pts: ts, dts: ts, key: true, data: d.pool.Clone(raw)})
 	}
 	s.pend = append(s.pend[:0], s.pend[i:]...)
 }

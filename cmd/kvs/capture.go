@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -19,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"kvskit/device"
+	"kvskit/media"
 	"kvskit/producer"
 )
 
@@ -198,6 +200,14 @@ func (c *camera) run(ctx context.Context, awsCfg aws.Config, endpoint string) er
 		st := p.Stats()
 		c.log.Info("capture stopped", "persisted", st.Persisted, "dropped", st.Dropped, "failed", st.Failed)
 	}()
+	// Acknowledged frames go back to the source being read (any source's
+	// pool takes any frame's memory), so a steady capture allocates little.
+	var cur atomic.Value // recyclerBox
+	release := func(f media.Frame) {
+		if b, ok := cur.Load().(recyclerBox); ok && b.r != nil {
+			b.r.Recycle(f)
+		}
+	}
 	for ctx.Err() == nil {
 		src, err := device.OpenURI(ctx, c.cfg.Source)
 		if err != nil {
@@ -210,12 +220,15 @@ func (c *camera) run(ctx context.Context, awsCfg aws.Config, endpoint string) er
 			continue
 		}
 		backoff = time.Second
+		r, _ := src.(device.Recycler)
+		cur.Store(recyclerBox{r})
 		if p == nil {
 			origin = src.Origin()
 			p, err = producer.New(ctx, producer.Config{
 				StreamName: c.cfg.Stream, Region: awsCfg.Region, EndpointURL: endpoint, Credentials: awsCfg.Credentials,
 				CreateStream: c.cfg.CreateStream, RetentionHours: c.cfg.RetentionHours, Tags: c.cfg.Tags,
 				StartTime: origin, FragmentDuration: c.cfg.FragmentDuration, Logger: c.log, OnEvent: c.onEvent,
+				ReleaseFrame: release,
 			}, src.Tracks())
 			if err != nil {
 				src.Close()
@@ -363,3 +376,7 @@ func writeMetrics(w http.ResponseWriter, cams []*camera) {
 		}
 	}
 }
+
+// recyclerBox holds the current source's Recycler (nil when it has none) in
+// an atomic.Value, which needs one concrete type.
+type recyclerBox struct{ r device.Recycler }

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"kvskit/media"
+
 	"github.com/pion/rtp"
 )
 
@@ -55,6 +57,7 @@ type videoAssembler struct {
 
 	avcc []byte // this unit's NAL units behind 4-byte lengths (nalus point into it)
 	hint int    // the size of the previous unit's avcc, to size the next
+	pool *media.BufferPool
 }
 
 // begin starts processing packet p and returns the unit p's timestamp change
@@ -106,7 +109,7 @@ func (a *videoAssembler) add(nalu []byte) error {
 		return fmt.Errorf("%w: access unit larger than %d bytes or %d NAL units", ErrMalformed, maxAccessUnitSize, maxNALUs)
 	}
 	if a.avcc == nil {
-		a.avcc = make([]byte, 0, max(a.hint+a.hint/8, 4+len(nalu), 1024))
+		a.avcc = a.pool.Get(max(a.hint+a.hint/8, 4+len(nalu), 1024))[:0]
 	}
 	a.avcc = binary.BigEndian.AppendUint32(a.avcc, uint32(len(nalu)))
 	a.avcc = append(a.avcc, nalu...)

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"kvskit/media"
+
 	"github.com/pion/rtp"
 )
 
@@ -13,6 +15,7 @@ import (
 // with the sizes given in the fmtp parameters, several access units per
 // packet, and access units fragmented over several packets.
 type aacDepacketizer struct {
+	pool              *media.BufferPool // where frames' buffers come from
 	sizeLength        int
 	indexLength       int
 	indexDeltaLength  int
@@ -177,7 +180,7 @@ func (d *aacDepacketizer) push(p *rtp.Packet) ([]accessUnit, error) {
 		switch {
 		case len(d.frag) == d.fragSize:
 			d.fragOn = false
-			return append(out, accessUnit{ts: d.fragTS, nalus: [][]byte{append([]byte(nil), d.frag...)}}), nil
+			return append(out, accessUnit{ts: d.fragTS, nalus: [][]byte{d.pool.Clone(d.frag)}}), nil
 		case len(d.frag) > d.fragSize || p.Marker:
 			d.fragOn = false
 			return append(out, accessUnit{ts: d.fragTS, broken: true}),
@@ -194,7 +197,7 @@ func (d *aacDepacketizer) push(p *rtp.Packet) ([]accessUnit, error) {
 		if n > 0 {
 			out = append(out, accessUnit{
 				ts:    p.Timestamp + uint32(i)*d.frameSamples,
-				nalus: [][]byte{append([]byte(nil), data[:n]...)},
+				nalus: [][]byte{d.pool.Clone(data[:n])},
 			})
 		}
 		data = data[n:]

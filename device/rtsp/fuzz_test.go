@@ -75,7 +75,7 @@ func FuzzParseSDP(f *testing.F) {
 			t.Fatalf("tracks %+v", tracks)
 		}
 		for _, tr := range tracks {
-			if tr.clockRate <= 0 || !strings.HasPrefix(strings.ToLower(tr.control), "rtsp") || tr.newDepacketizer() == nil {
+			if tr.clockRate <= 0 || !strings.HasPrefix(strings.ToLower(tr.control), "rtsp") || tr.newDepacketizer(nil) == nil {
 				t.Fatalf("track %+v", tr)
 			}
 			if tr.codec == media.CodecAAC && (tr.frameSamples <= 0 || len(tr.asc) == 0) {
@@ -284,7 +284,7 @@ func offlineSession(t testing.TB) (*Source, *session) {
 	s.conn = discardConn{}
 	rates := []int{}
 	for i, sp := range specs {
-		s.tracks = append(s.tracks, &rxTrack{idx: i, spec: sp, dep: sp.newDepacketizer(), needKey: sp.kind == media.KindVideo,
+		s.tracks = append(s.tracks, &rxTrack{idx: i, spec: sp, dep: sp.newDepacketizer(nil), needKey: sp.kind == media.KindVideo,
 			rtpChannel: 2 * i, rtcpChannel: 2*i + 1})
 		rates = append(rates, sp.clockRate)
 	}

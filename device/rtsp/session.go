@@ -255,7 +255,7 @@ func (s *session) negotiate() error {
 
 // setup sends the SETUP request of track i.
 func (s *session) setup(i int, spec trackSpec) error {
-	t := &rxTrack{idx: i, spec: spec, dep: spec.newDepacketizer(), needKey: spec.kind == media.KindVideo,
+	t := &rxTrack{idx: i, spec: spec, dep: spec.newDepacketizer(&s.src.pool), needKey: spec.kind == media.KindVideo,
 		rtpChannel: -1, rtcpChannel: -1}
 	s.tracks = append(s.tracks, t)
 	var th string
@@ -841,6 +841,7 @@ func (s *session) handleAU(t *rxTrack, au accessUnit, arrival time.Duration) {
 		src.stats.dropped.Add(1)
 		if t.spec.kind == media.KindVideo {
 			t.needKey = true
+			src.pool.Put(au.avcc)
 		}
 		return
 	}
@@ -873,7 +874,8 @@ func (s *session) handleAU(t *rxTrack, au accessUnit, arrival time.Duration) {
 		if len(kept) == all && len(au.avcc) == size {
 			data = au.avcc // already the frame: every NAL unit kept, in order
 		} else {
-			data = h264.AppendLengthPrefixed(make([]byte, 0, size), kept...)
+			data = h264.AppendLengthPrefixed(src.pool.Get(size)[:0], kept...)
+			src.pool.Put(au.avcc) // parameter sets taken from it were copied
 		}
 	} else {
 		data = au.nalus[0]

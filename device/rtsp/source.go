@@ -68,6 +68,7 @@ type srcTrack struct {
 //
 // ReadFrame is not safe for concurrent use; the other methods are.
 type Source struct {
+	pool       media.BufferPool // frames' buffers, given back through Recycle
 	cfg        *config
 	log        *slog.Logger
 	hostport   string
@@ -551,3 +552,9 @@ func (s *Source) Close() error {
 	})
 	return nil
 }
+
+// Recycle gives a frame's Data back once the consumer is done with it (for
+// the producer: once its fragment is acknowledged); later access units are
+// gathered into that memory instead of new allocations. Nothing may use the
+// Data afterwards. It implements kvskit/device's Recycler.
+func (s *Source) Recycle(f media.Frame) { s.pool.Put(f.Data) }

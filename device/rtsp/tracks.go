@@ -189,18 +189,21 @@ func decodeParameterSets(v string) [][]byte {
 	return out
 }
 
-// newDepacketizer returns the depacketizer for the track's payload format.
-func (t *trackSpec) newDepacketizer() depacketizer {
+// newDepacketizer returns the depacketizer for the track's payload format;
+// video access units and AAC frames take their buffers from pool (nil:
+// allocate).
+func (t *trackSpec) newDepacketizer(pool *media.BufferPool) depacketizer {
 	switch t.codec {
 	case media.CodecH264:
-		return &h264Depacketizer{}
+		return &h264Depacketizer{a: videoAssembler{pool: pool}}
 	case media.CodecH265:
-		return &h265Depacketizer{donl: t.donl}
+		return &h265Depacketizer{a: videoAssembler{pool: pool}, donl: t.donl}
 	case media.CodecAAC:
 		d, err := newAACDepacketizer(t.fmtp, t.frameSamples)
 		if err != nil { // checked by specFor
 			return g711Depacketizer{}
 		}
+		d.pool = pool
 		return d
 	}
 	return g711Depacketizer{}
