@@ -4,14 +4,14 @@ import "sync"
 
 // Bounds of what a BufferPool keeps.
 const (
-	poolMaxBytes   = 16 << 20
+	poolMaxBytes   = 4 << 20
 	poolMaxBuffers = 1024
 )
 
 // BufferPool keeps frame buffers that a consumer gave back, for the next
 // frames of the same source: sources allocate frames' Data from it, and a
 // consumer done with a frame (the producer, once its fragment is
-// acknowledged) returns the Data with Put. It keeps at most 16 MB in 1024
+// acknowledged) returns the Data with Put. It keeps at most 4 MB in 1024
 // buffers. The zero value is ready; a nil *BufferPool allocates and keeps
 // nothing. It is safe for concurrent use.
 type BufferPool struct {

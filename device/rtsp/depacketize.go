@@ -55,8 +55,12 @@ type videoAssembler struct {
 	fragOn  bool
 	fragBad bool
 
-	avcc []byte // this unit's NAL units behind 4-byte lengths (nalus point into it)
-	hint int    // the size of the previous unit's avcc, to size the next
+	// avcc gathers the unit's NAL units behind 4-byte lengths; it is reused
+	// from unit to unit, and each finished unit is copied out of it into a
+	// buffer of its exact size from pool. offs holds where each NAL unit
+	// starts in it (nalus point into it meanwhile).
+	avcc []byte
+	offs []int
 	pool *media.BufferPool
 }
 
@@ -87,19 +91,25 @@ func (a *videoAssembler) end(p *rtp.Packet, out []accessUnit) []accessUnit {
 }
 
 func (a *videoAssembler) flush() accessUnit {
-	au := accessUnit{ts: a.ts, nalus: a.nalus, broken: a.broken || a.fragOn, avcc: a.avcc}
-	if len(a.avcc) > 0 {
-		a.hint = len(a.avcc)
+	au := accessUnit{ts: a.ts, broken: a.broken || a.fragOn}
+	if !au.broken && len(a.nalus) > 0 {
+		au.avcc = a.pool.Clone(a.avcc)
+		au.nalus = make([][]byte, len(a.nalus))
+		for i, o := range a.offs {
+			end := o + len(a.nalus[i])
+			au.nalus[i] = au.avcc[o:end:end]
+		}
 	}
-	a.nalus, a.size, a.broken, a.avcc = nil, 0, false, nil
+	clear(a.nalus)
+	a.nalus, a.offs, a.avcc = a.nalus[:0], a.offs[:0], a.avcc[:0]
+	a.size, a.broken = 0, false
 	a.dropFragment()
 	return au
 }
 
 func (a *videoAssembler) lost() { a.loss = true }
 
-// add appends a complete NAL unit, copying it into the unit's AVCC buffer,
-// which is allocated once per unit with room for one like the previous.
+// add appends a complete NAL unit, copying it behind its length into avcc.
 func (a *videoAssembler) add(nalu []byte) error {
 	if len(nalu) == 0 {
 		return nil
@@ -108,10 +118,8 @@ func (a *videoAssembler) add(nalu []byte) error {
 		a.broken = true
 		return fmt.Errorf("%w: access unit larger than %d bytes or %d NAL units", ErrMalformed, maxAccessUnitSize, maxNALUs)
 	}
-	if a.avcc == nil {
-		a.avcc = a.pool.Get(max(a.hint+a.hint/8, 4+len(nalu), 1024))[:0]
-	}
 	a.avcc = binary.BigEndian.AppendUint32(a.avcc, uint32(len(nalu)))
+	a.offs = append(a.offs, len(a.avcc))
 	a.avcc = append(a.avcc, nalu...)
 	n := len(a.avcc)
 	a.nalus = append(a.nalus, a.avcc[n-len(nalu):n:n])
