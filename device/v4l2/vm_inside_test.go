@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"slices"
@@ -146,12 +147,8 @@ func TestVMCaptureEncodeMKV(t *testing.T) {
 		t.Fatalf("origin %v is %v from now", src.Origin(), d)
 	}
 	var buf bytes.Buffer
-	w := mkv.NewWriter(&buf)
-	if err := w.WriteHeader(mkv.SegmentInfo{MuxingApp: "kvskit", WritingApp: "v4l2 vm test"}, tr); err != nil {
-		t.Fatal(err)
-	}
+	w := newMKVSink(t, &buf, tr)
 	var last time.Duration
-	var cluster int64
 	for i := 0; i < vmCaptureFrames; i++ {
 		f, err := src.ReadFrame()
 		if err != nil {
@@ -169,24 +166,9 @@ func TestVMCaptureEncodeMKV(t *testing.T) {
 		if f.DTS != f.PTS {
 			t.Fatalf("frame %d: DTS %v != PTS %v", i, f.DTS, f.PTS)
 		}
-		nalus, err := h264.SplitAVCC(f.Data)
-		if err != nil || len(nalus) == 0 {
-			t.Fatalf("frame %d: not AVCC: %v", i, err)
-		}
-		if f.Key && (h264.NALType(nalus[0]) != h264.NALUSPS || !h264.IsKeyFrame(nalus)) {
-			t.Fatalf("frame %d: key frame without SPS first / IDR", i)
-		}
+		checkEncodedFrame(t, i, f)
 		last = f.PTS
-		ms := f.PTS.Milliseconds()
-		if f.Key {
-			cluster = ms
-			if err := w.StartCluster(cluster); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := w.WriteBlock(1, int16(ms-cluster), f.Key, f.Data); err != nil {
-			t.Fatal(err)
-		}
+		w.write(f)
 	}
 	// The emulated VM runs slowly, more so on a loaded machine, and vivid
 	// then drops frames (leaving gaps in its sequence numbers); the
@@ -586,12 +568,8 @@ func TestVMPassthroughLoopback(t *testing.T) {
 		}
 	}
 	var buf bytes.Buffer
-	mw := mkv.NewWriter(&buf)
-	if err := mw.WriteHeader(mkv.SegmentInfo{MuxingApp: "kvskit", WritingApp: "v4l2 vm test"}, tr); err != nil {
-		t.Fatal(err)
-	}
+	mw := newMKVSink(t, &buf, tr)
 	var last time.Duration
-	var cluster int64
 	prev, steps := -1, 0
 	for i := 0; i < vmLoopFrames; i++ {
 		f, err := src.ReadFrame()
@@ -639,16 +617,7 @@ func TestVMPassthroughLoopback(t *testing.T) {
 			t.Fatalf("frame %d: PTS %v after %v", i, f.PTS, last)
 		}
 		last = f.PTS
-		ms := f.PTS.Milliseconds()
-		if f.Key || i == 0 {
-			cluster = ms
-			if err := mw.StartCluster(cluster); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := mw.WriteBlock(1, int16(ms-cluster), f.Key, f.Data); err != nil {
-			t.Fatal(err)
-		}
+		mw.write(f)
 	}
 	saveArtifact("passthrough.mkv", buf.Bytes())
 	saveArtifact("passthrough.json", []byte(fmt.Sprintf(`{"frames":%d,"writes":%d}`, vmLoopFrames, steps)))
@@ -689,5 +658,50 @@ func readUntilBlocked(t *testing.T, src *Source) <-chan error {
 		case <-time.After(500 * time.Millisecond):
 			return done
 		}
+	}
+}
+
+// mkvSink writes the frames of one H.264 track as KVS-layout Matroska, a
+// cluster from the first frame and from every key frame.
+type mkvSink struct {
+	t       *testing.T
+	w       *mkv.Writer
+	cluster int64
+	started bool
+}
+
+func newMKVSink(t *testing.T, out io.Writer, tracks []media.Track) *mkvSink {
+	t.Helper()
+	w := mkv.NewWriter(out)
+	if err := w.WriteHeader(mkv.SegmentInfo{MuxingApp: "kvskit", WritingApp: "v4l2 vm test"}, tracks); err != nil {
+		t.Fatal(err)
+	}
+	return &mkvSink{t: t, w: w}
+}
+
+func (s *mkvSink) write(f media.Frame) {
+	s.t.Helper()
+	ms := f.PTS.Milliseconds()
+	if f.Key || !s.started {
+		s.cluster, s.started = ms, true
+		if err := s.w.StartCluster(ms); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	if err := s.w.WriteBlock(1, int16(ms-s.cluster), f.Key, f.Data); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// checkEncodedFrame checks that frame i is AVCC and that a key frame starts
+// with its SPS and holds an IDR picture.
+func checkEncodedFrame(t *testing.T, i int, f media.Frame) {
+	t.Helper()
+	nalus, err := h264.SplitAVCC(f.Data)
+	if err != nil || len(nalus) == 0 {
+		t.Fatalf("frame %d: not AVCC: %v", i, err)
+	}
+	if f.Key && (h264.NALType(nalus[0]) != h264.NALUSPS || !h264.IsKeyFrame(nalus)) {
+		t.Fatalf("frame %d: key frame without SPS first / IDR", i)
 	}
 }

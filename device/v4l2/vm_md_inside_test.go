@@ -18,8 +18,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"kvskit/media"
-	"kvskit/media/h264"
-	"kvskit/mkv"
 )
 
 // mdRun is what an in-VM mediadevices capture reports to the host.
@@ -37,12 +35,8 @@ func readToMKV(t *testing.T, src *Source, n, keyint int) []byte {
 	t.Helper()
 	tr := src.Tracks()
 	var buf bytes.Buffer
-	w := mkv.NewWriter(&buf)
-	if err := w.WriteHeader(mkv.SegmentInfo{MuxingApp: "kvskit", WritingApp: "v4l2 vm test"}, tr); err != nil {
-		t.Fatal(err)
-	}
+	w := newMKVSink(t, &buf, tr)
 	var last time.Duration
-	var cluster int64
 	var worst time.Duration
 	for i := 0; i < n; i++ {
 		f, err := src.ReadFrame()
@@ -63,24 +57,9 @@ func readToMKV(t *testing.T, src *Source, n, keyint int) []byte {
 			}
 			worst = max(worst, lag)
 		}
-		nalus, err := h264.SplitAVCC(f.Data)
-		if err != nil || len(nalus) == 0 {
-			t.Fatalf("frame %d: not AVCC: %v", i, err)
-		}
-		if f.Key && (h264.NALType(nalus[0]) != h264.NALUSPS || !h264.IsKeyFrame(nalus)) {
-			t.Fatalf("frame %d: key frame without SPS first / IDR", i)
-		}
+		checkEncodedFrame(t, i, f)
 		last = f.PTS
-		ms := f.PTS.Milliseconds()
-		if f.Key || i == 0 {
-			cluster = ms
-			if err := w.StartCluster(cluster); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := w.WriteBlock(1, int16(ms-cluster), f.Key, f.Data); err != nil {
-			t.Fatal(err)
-		}
+		w.write(f)
 	}
 	t.Logf("%d frames over %v; longest capture-to-return %v", n, last, worst)
 	return buf.Bytes()
