@@ -117,13 +117,5 @@ func writeSynced(path string, data []byte, dirSync bool) error {
 	if !dirSync {
 		return nil
 	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return syncDirectory(filepath.Dir(path))
 }

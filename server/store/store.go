@@ -162,11 +162,16 @@ func (s *Store) fragPath(id uint64, number string) string {
 	return filepath.Join(s.fragDir, dirName(id), number+".frag")
 }
 
-// syncDir makes a directory's entries durable.
+// syncDir makes a directory's entries durable (unless WithNoSync).
 func (s *Store) syncDir(dir string) error {
 	if s.noSync {
 		return nil
 	}
+	return syncDirectory(dir)
+}
+
+// syncDirectory fsyncs a directory, making its entries durable.
+func syncDirectory(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
