@@ -236,3 +236,25 @@ func videoPayload(pool *media.BufferPool, b []byte, lengthSize int) (out []byte,
 	}
 	return nil, false
 }
+
+// packetQueue is the FIFO of packets a streaming demuxer has parsed but not
+// yet returned. Its storage is reused once it has been drained.
+type packetQueue struct {
+	items []packet
+	head  int
+}
+
+func (q *packetQueue) push(p packet) { q.items = append(q.items, p) }
+
+func (q *packetQueue) pop() (packet, bool) {
+	if q.head == len(q.items) {
+		return packet{}, false
+	}
+	p := q.items[q.head]
+	q.items[q.head] = packet{}
+	q.head++
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+	}
+	return p, true
+}

@@ -33,8 +33,7 @@ type mkvDemuxer struct {
 	byNum   map[uint64]*mkvTrack
 	cluster int64
 	scale   int64
-	out     []packet
-	outHead int
+	out     packetQueue // packets ready to be returned
 	eof     bool
 	badData int
 }
@@ -205,13 +204,7 @@ func (d *mkvDemuxer) close() error         { return nil }
 
 func (d *mkvDemuxer) next() (packet, error) {
 	for {
-		if d.outHead < len(d.out) {
-			p := d.out[d.outHead]
-			d.out[d.outHead] = packet{}
-			d.outHead++
-			if d.outHead == len(d.out) {
-				d.out, d.outHead = d.out[:0], 0
-			}
+		if p, ok := d.out.pop(); ok {
 			return p, nil
 		}
 		if d.eof {
@@ -223,7 +216,7 @@ func (d *mkvDemuxer) next() (packet, error) {
 			for _, t := range d.byNum {
 				if t.dts != nil {
 					t.dts.Flush()
-					d.out = t.popDerived(d.out)
+					t.popDerived(&d.out)
 				}
 			}
 			continue
@@ -281,21 +274,20 @@ func (d *mkvDemuxer) block(b *mkv.Block) {
 			}
 			p.data = data
 			t.dts.Push(time.Duration(p.pts), p)
-			d.out = t.popDerived(d.out)
+			t.popDerived(&d.out)
 			continue
 		}
 		p.data = d.pool.Clone(f)
-		d.out = append(d.out, p)
+		d.out.push(p)
 	}
 }
 
-// popDerived appends the video packets whose DTS the track's deriver
+// popDerived queues the video packets whose DTS the track's deriver
 // assigned, as the package documentation describes.
-func (t *mkvTrack) popDerived(out []packet) []packet {
+func (t *mkvTrack) popDerived(out *packetQueue) {
 	for f, ok := t.dts.Pop(); ok; f, ok = t.dts.Pop() {
 		p := f.Value
 		p.dts = int64(f.DTS)
-		out = append(out, p)
+		out.push(p)
 	}
-	return out
 }

@@ -32,8 +32,7 @@ type tsDemuxer struct {
 	log     *slog.Logger
 	infos   []*trackInfo
 	streams map[uint16]*tsStream
-	out     []packet
-	outHead int
+	out     packetQueue // packets ready to be returned
 	eof     bool
 	clock   unwrapper
 	errs    int
@@ -198,13 +197,7 @@ func (d *tsDemuxer) close() error         { return nil }
 
 func (d *tsDemuxer) next() (packet, error) {
 	for {
-		if d.outHead < len(d.out) {
-			p := d.out[d.outHead]
-			d.out[d.outHead] = packet{}
-			d.outHead++
-			if d.outHead == len(d.out) {
-				d.out, d.outHead = d.out[:0], 0
-			}
+		if p, ok := d.out.pop(); ok {
 			return p, nil
 		}
 		if d.eof {
@@ -309,7 +302,7 @@ func (d *tsDemuxer) videoAU(s *tsStream, au accessUnit) {
 	}
 	s.marks = s.marks[k+1:]
 	s.lastPTS, s.lastDTS, s.hasLast = pts, dts, true
-	d.out = append(d.out, packet{track: s.idx, pts: pts, dts: dts, key: au.key, data: au.data})
+	d.out.push(packet{track: s.idx, pts: pts, dts: dts, key: au.key, data: au.data})
 }
 
 // audio splits ADTS data into raw AAC frames.
@@ -358,7 +351,7 @@ func (d *tsDemuxer) audio(s *tsStream, data []byte, m pesMark) {
 		}
 		ts := s.base + s.samples*1e9/int64(s.rate)
 		s.samples += int64(s.spf)
-		d.out = append(d.out, packet{track: s.idx, pts: ts, dts: ts, key: true, data: d.pool.Clone(raw)})
+		d.out.push(packet{track: s.idx, pts: ts, dts: ts, key: true, data: d.pool.Clone(raw)})
 	}
 	s.pend = append(s.pend[:0], s.pend[i:]...)
 }

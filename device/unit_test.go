@@ -234,13 +234,17 @@ func TestDTSDeriver(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			tr := &mkvTrack{dts: media.NewDTSDeriver[packet](media.MaxReorderFrames)}
-			var out []packet
+			var q packetQueue
 			for _, p := range c.order {
 				tr.dts.Push(time.Duration(p*frame), packet{pts: p * frame, dts: -1})
-				out = tr.popDerived(out)
+				tr.popDerived(&q)
 			}
 			tr.dts.Flush()
-			out = tr.popDerived(out)
+			tr.popDerived(&q)
+			var out []packet
+			for p, ok := q.pop(); ok; p, ok = q.pop() {
+				out = append(out, p)
+			}
 			if len(out) != len(c.order) {
 				t.Fatalf("%d packets out of %d", len(out), len(c.order))
 			}
