@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -100,19 +99,7 @@ func TestCaptureTestPatternForAMinute(t *testing.T) {
 	if !strings.Contains(string(body), `kvs_fragments_persisted_total{stream="pattern"}`) {
 		t.Errorf("/metrics lacks the persisted counter:\n%s", body)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	waitErr := make(chan error, 1)
-	go func() { waitErr <- cmd.Wait() }()
-	select {
-	case err := <-waitErr:
-		if err != nil {
-			t.Errorf("capture exit after SIGTERM: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("capture did not stop within 30 s of SIGTERM")
-	}
+	stopWithSIGTERM(t, cmd, 30*time.Second)
 	<-logDone
 
 	frags := p.fragmentsOf(t, "pattern")

@@ -104,17 +104,7 @@ func TestCaptureRTSPCameraRestart(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	cam.start()
 	time.Sleep(12 * time.Second)
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	waitErr := make(chan error, 1)
-	go func() { waitErr <- cmd.Wait() }()
-	select {
-	case err := <-waitErr:
-		if err != nil {
-			t.Errorf("capture exit: %v", err)
-		}
-	case <-time.After(40 * time.Second):
-		t.Fatal("capture did not stop after SIGTERM")
-	}
+	stopWithSIGTERM(t, cmd, 40*time.Second)
 	<-logDone
 
 	frags := p.fragmentsOf(t, "cam")

@@ -289,3 +289,22 @@ func (pp *pyProc) Wait() error {
 	}
 	return nil
 }
+
+// stopWithSIGTERM sends SIGTERM to a started command and fails the test
+// unless it exits cleanly within timeout.
+func stopWithSIGTERM(t testing.TB, cmd *exec.Cmd, timeout time.Duration) {
+	t.Helper()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- cmd.Wait() }()
+	select {
+	case err := <-waitErr:
+		if err != nil {
+			t.Errorf("%s exit after SIGTERM: %v", cmd.Path, err)
+		}
+	case <-time.After(timeout):
+		t.Fatalf("%s did not stop within %v of SIGTERM", cmd.Path, timeout)
+	}
+}
