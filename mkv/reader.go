@@ -84,6 +84,18 @@ type Event struct {
 // ReaderOption configures a Reader.
 type ReaderOption func(*Reader)
 
+// WithBlockSpace has the Reader read each SimpleBlock and BlockGroup
+// element straight into memory of the caller's: before reading an element
+// of n bytes (ID, size and body) it calls space(n), which returns a slice
+// of length n to read it into, or nil to have the Reader use its own
+// buffer. The element is then not copied once more: the event's Raw is
+// that slice and Block.Frames point into it. The Reader writes nothing
+// else into the slice and keeps no reference to it after the call to Next
+// that returned the event. A failed read leaves the slice partly written.
+func WithBlockSpace(space func(n int) []byte) ReaderOption {
+	return func(r *Reader) { r.blockSpace = space }
+}
+
 // WithMaxElementSize sets the largest element body the Reader reads into
 // memory (default DefaultMaxElementSize, 64 MiB). A larger element that
 // must be read fails with an error wrapping ErrElementTooLarge; larger
@@ -139,9 +151,10 @@ type Reader struct {
 	info    Info
 	tracks  []TrackEntry
 
-	buf    []byte
-	frames [][]byte
-	ev     Event
+	buf        []byte
+	blockSpace func(n int) []byte
+	frames     [][]byte
+	ev         Event
 }
 
 // NewReader returns a Reader that reads a Matroska stream from r.
@@ -419,11 +432,12 @@ func (r *Reader) nextCluster() (*Event, error) {
 		if !r.clusterOpen {
 			return nil, formatErr(h.off, "block before the cluster Timecode")
 		}
-		if err := r.readBody(&h, true); err != nil {
+		raw, err := r.readBlock(&h)
+		if err != nil {
 			return nil, err
 		}
 		blk := Block{Frames: r.frames[:0]}
-		body, base := r.buf[h.hlen:], h.off+int64(h.hlen)
+		body, base := raw[h.hlen:], h.off+int64(h.hlen)
 		if h.id == IDSimpleBlock {
 			err = parseBlock(&blk, body, base, true)
 		} else {
@@ -435,7 +449,7 @@ func (r *Reader) nextCluster() (*Event, error) {
 		}
 		ev := r.event(EventBlock, h.off)
 		ev.Block = blk
-		ev.Raw = r.buf
+		ev.Raw = raw
 		return ev, nil
 	}
 	// Position, PrevSize, SilentTracks, EncryptedBlock, Void, CRC-32, unknown.
@@ -614,6 +628,28 @@ func (r *Reader) readBody(h *elemHeader, limit bool) error {
 	}
 	r.buf = b
 	return nil
+}
+
+// readBlock reads a block element whole, into the caller's space if it
+// gives some, else into r.buf.
+func (r *Reader) readBlock(h *elemHeader) ([]byte, error) {
+	if r.blockSpace != nil && h.known() && h.size <= uint64(r.maxSize) {
+		need := h.hlen + int(h.size)
+		if dst := r.blockSpace(need); dst != nil {
+			if len(dst) != need {
+				return nil, fmt.Errorf("mkv: block space of %d bytes for an element of %d", len(dst), need)
+			}
+			copy(dst, h.hdr[:h.hlen])
+			if err := r.readFull(dst[h.hlen:]); err != nil {
+				return nil, err
+			}
+			return dst, nil
+		}
+	}
+	if err := r.readBody(h, true); err != nil {
+		return nil, err
+	}
+	return r.buf, nil
 }
 
 // skip discards the element body.

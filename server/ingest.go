@@ -54,6 +54,7 @@ type pendingFragment struct {
 	rec    store.Fragment
 	header []byte
 	data   []byte
+	buf    []byte // the buffer data is in, whole
 }
 
 func (s *Server) putMedia(w http.ResponseWriter, r *http.Request, _ []byte) *apiError {
@@ -318,6 +319,9 @@ func (sess *ingestSession) complete(j *persistJob) {
 	s.hub.publish(sess.stream.ARN, liveFragment{rec: p.rec, header: p.header, data: p.data, retained: j.retained})
 	if j.retained {
 		sess.send(fragmentAck(ackPersisted, tc, p.rec.Number))
+		// Stored: readers, live ones too, read it from the store, so nothing
+		// refers to the buffer any more.
+		s.bufs.put(p.buf)
 	}
 }
 
@@ -372,6 +376,7 @@ type fragmentState struct {
 	server    time.Time
 	number    string
 	blocks    []byte // clusterHeadRoom free bytes, then the block elements
+	placed    int    // where the block being read was placed in blocks, or -1
 	nblocks   int
 	maxEnd    int64 // largest block end, scale units relative to the cluster
 	lastTC    map[uint64]int64
@@ -383,8 +388,21 @@ func (sess *ingestSession) read(body io.Reader) ingestStats {
 	s := sess.s
 	lim := s.limits
 	cr := &countingReader{r: body, sess: sess, rate: lim.MaxBytesPerSecond, began: time.Now()}
-	mr := mkv.NewReader(cr, mkv.WithMaxElementSize(lim.MaxFragmentSize+(1<<20)))
 	stats := ingestStats{}
+	frag := fragmentState{placed: -1}
+	// Blocks are read straight into the fragment's buffer when they fit in
+	// it and the fragment takes them; a block refused later is cut off again.
+	space := func(n int) []byte {
+		frag.placed = -1
+		l := len(frag.blocks)
+		if !frag.open || frag.skip || n > cap(frag.blocks)-l || int64(l-clusterHeadRoom+n) > lim.MaxFragmentSize {
+			return nil
+		}
+		frag.placed = l
+		frag.blocks = frag.blocks[:l+n]
+		return frag.blocks[l:]
+	}
+	mr := mkv.NewReader(cr, mkv.WithMaxElementSize(lim.MaxFragmentSize+(1<<20)), mkv.WithBlockSpace(space))
 
 	var (
 		info        []byte
@@ -396,7 +414,6 @@ func (sess *ingestSession) read(body io.Reader) ingestStats {
 		metaProblem string
 		prevProd    time.Time
 		havePrev    bool
-		frag        fragmentState
 		fragLimiter = newRateLimiter(lim.MaxFragmentsPerSecond)
 		sizeHint    = 64 << 10 // buffer for a fragment: the size of the last one
 	)
@@ -435,11 +452,16 @@ func (sess *ingestSession) read(body io.Reader) ingestStats {
 		}
 		sess.send(fragmentAck(ackReceived, frag.timecode, frag.number))
 		stats.fragments++
-		sess.persistQ <- &pendingFragment{rec: rec, header: header, data: data}
+		sess.persistQ <- &pendingFragment{rec: rec, header: header, data: data, buf: frag.blocks}
 	}
 
 	for {
 		ev, err := mr.Next()
+		if frag.placed >= 0 && (err != nil || ev.Type != mkv.EventBlock) {
+			// Not a whole block (the read failed): take the space back.
+			frag.blocks = frag.blocks[:frag.placed]
+			frag.placed = -1
+		}
 		if err != nil {
 			stats.bytes = cr.total
 			select {
@@ -514,11 +536,11 @@ func (sess *ingestSession) read(body io.Reader) ingestStats {
 			}
 			fragLimiter.wait(sess.done)
 			frag = fragmentState{
-				open: true, timecode: ev.Timecode, server: s.cfg.Now(),
+				open: true, timecode: ev.Timecode, server: s.cfg.Now(), placed: -1,
 				lastTC: map[uint64]int64{}, lastDelta: map[uint64]int64{},
 				// Each fragment gets its own buffer (the persister and live
 				// readers keep it), sized so that it rarely grows.
-				blocks: make([]byte, clusterHeadRoom, sizeHint+sizeHint/8),
+				blocks: s.bufs.get(clusterHeadRoom, sizeHint+sizeHint/8),
 			}
 			frag.number = s.store.NextNumber()
 			if metaProblem == "" && metaTags > maxMetadataTags {
@@ -557,6 +579,13 @@ func (sess *ingestSession) read(body io.Reader) ingestStats {
 			}
 			prevProd, havePrev = frag.producer, true
 		case mkv.EventBlock:
+			placed := frag.placed
+			frag.placed = -1
+			if placed >= 0 {
+				// Read into frag.blocks: cut it off again; appended below
+				// (without a copy) if the fragment takes it.
+				frag.blocks = frag.blocks[:placed]
+			}
 			if !frag.open || frag.skip {
 				continue
 			}
@@ -575,7 +604,11 @@ func (sess *ingestSession) read(body io.Reader) ingestStats {
 				fail(errMaxFragmentSize, "fragment larger than %d bytes", lim.MaxFragmentSize)
 				continue
 			}
-			frag.blocks = append(frag.blocks, ev.Raw...)
+			if placed >= 0 {
+				frag.blocks = frag.blocks[:placed+len(ev.Raw)] // already there
+			} else {
+				frag.blocks = append(frag.blocks, ev.Raw...)
+			}
 			frag.nblocks++
 			dur := int64(b.Duration)
 			if dur == 0 && defDur > 0 {

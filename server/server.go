@@ -120,6 +120,7 @@ type Server struct {
 	limits Limits
 	mux    *http.ServeMux
 	hub    *hub
+	bufs   fragBufs // buffers of stored fragments, for the next ones
 
 	ctx    context.Context // canceled by Close: sessions wind down
 	cancel context.CancelFunc
