@@ -12,12 +12,14 @@ const (
 // frames of the same source: sources allocate frames' Data from it, and a
 // consumer done with a frame (the producer, once its fragment is
 // acknowledged) returns the Data with Put. It keeps at most 4 MB in 1024
-// buffers. The zero value is ready; a nil *BufferPool allocates and keeps
-// nothing. It is safe for concurrent use.
+// buffers; Shrink lets a source drop what it kept without needing it. The
+// zero value is ready; a nil *BufferPool allocates and keeps nothing. It is
+// safe for concurrent use.
 type BufferPool struct {
 	mu    sync.Mutex
 	free  [][]byte
 	bytes int
+	low   int // the fewest bytes kept since the last Shrink
 }
 
 // Get returns a buffer of length n: a kept one whose capacity fits (at most
@@ -38,6 +40,7 @@ func (p *BufferPool) Get(n int) []byte {
 			p.free[best], p.free[last] = p.free[last], nil
 			p.free = p.free[:last]
 			p.bytes -= cap(b)
+			p.low = min(p.low, p.bytes)
 			p.mu.Unlock()
 			return b[:n]
 		}
@@ -66,4 +69,32 @@ func (p *BufferPool) Put(b []byte) {
 	}
 	p.free = append(p.free, b[:0])
 	p.bytes += cap(b)
+}
+
+// Shrink drops kept buffers, up to as many bytes as the pool never went
+// below since the previous Shrink: buffers that stayed unused all that time.
+// Called at intervals longer than the consumer's recycling cycle (the
+// producer's: a fragment's duration), it keeps the pool at what the frames
+// of one cycle need instead of the most it ever held. The first call only
+// starts the measurement. It returns the bytes dropped.
+func (p *BufferPool) Shrink() int {
+	if p == nil {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	surplus, dropped := p.low, 0
+	kept := p.free[:0]
+	for _, b := range p.free {
+		if dropped+cap(b) <= surplus {
+			dropped += cap(b)
+			continue
+		}
+		kept = append(kept, b)
+	}
+	clear(p.free[len(kept):])
+	p.free = kept
+	p.bytes -= dropped
+	p.low = p.bytes
+	return dropped
 }

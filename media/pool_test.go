@@ -41,3 +41,50 @@ func TestBufferPool(t *testing.T) {
 		t.Fatal("nil pool Get")
 	}
 }
+
+// TestBufferPoolShrink: what stayed unused between two calls is dropped, what
+// was taken meanwhile is not counted as unused.
+func TestBufferPoolShrink(t *testing.T) {
+	var p BufferPool
+	for range 8 {
+		p.Put(make([]byte, 1000))
+	}
+	if n := p.Shrink(); n != 0 || p.bytes != 8000 {
+		t.Fatalf("first Shrink dropped %d bytes, keeps %d", n, p.bytes)
+	}
+	// Three buffers are taken and given back: the pool went down to five.
+	var out [][]byte
+	for range 3 {
+		out = append(out, p.Get(1000))
+	}
+	for _, b := range out {
+		p.Put(b)
+	}
+	if n := p.Shrink(); n != 5000 || p.bytes != 3000 || len(p.free) != 3 {
+		t.Fatalf("Shrink dropped %d bytes, keeps %d in %d buffers; want 5000, 3000 in 3", n, p.bytes, len(p.free))
+	}
+	// All three were needed in the next cycle: nothing more goes.
+	out = append(out[:0], p.Get(1000), p.Get(1000), p.Get(1000))
+	for _, b := range out {
+		p.Put(b)
+	}
+	if n := p.Shrink(); n != 0 || p.bytes != 3000 {
+		t.Fatalf("Shrink dropped %d bytes of buffers in use, keeps %d", n, p.bytes)
+	}
+	// Buffers that do not add up to the surplus exactly: no more than it.
+	var q BufferPool
+	q.Put(make([]byte, 3000))
+	q.Put(make([]byte, 2000))
+	q.Shrink()
+	if b := q.Get(2500); cap(b) != 3000 {
+		t.Fatalf("Get(2500) cap %d", cap(b))
+	}
+	q.Put(make([]byte, 1000)) // the pool went down to 2000 bytes: no more goes
+	if n := q.Shrink(); n != 2000 || q.bytes != 1000 {
+		t.Fatalf("Shrink dropped %d, keeps %d; want 2000, 1000", n, q.bytes)
+	}
+	var nilPool *BufferPool
+	if nilPool.Shrink() != 0 {
+		t.Fatal("nil pool Shrink")
+	}
+}

@@ -44,6 +44,10 @@ const (
 	repairLogInterval = 10 * time.Second
 	// udpReadBuffer is the socket receive buffer asked for on UDP.
 	udpReadBuffer = 4 << 20
+	// poolShrinkInterval is how often the frame buffers that the source's
+	// pool kept without needing them are dropped: longer than the producer's
+	// fragments, whose acknowledgements give the buffers back.
+	poolShrinkInterval = 10 * time.Second
 )
 
 // errUDPSilent ends a session on UDP that received nothing: Auto then
@@ -591,6 +595,7 @@ func (s *session) tickLoop() {
 	interval := max(s.timeout/2, time.Second)
 	nextKeepalive := s.playAt + interval
 	nextReport := s.playAt + time.Second
+	nextShrink := s.playAt + poolShrinkInterval
 	reauth := false // a keep-alive was just resent with new credentials
 	for {
 		select {
@@ -650,6 +655,10 @@ func (s *session) tickLoop() {
 		if now >= nextReport {
 			nextReport = now + rrInterval
 			s.sendReports(now)
+		}
+		if now >= nextShrink {
+			nextShrink = now + poolShrinkInterval
+			s.src.pool.Shrink()
 		}
 	}
 }
