@@ -6,6 +6,7 @@ import (
 	"io"
 	"reflect"
 	"testing"
+	"testing/iotest"
 	"unsafe"
 )
 
@@ -91,4 +92,44 @@ func TestBlockSpaceErrors(t *testing.T) {
 			t.Fatalf("a block over the limit: %v (space asked: %v), want ErrElementTooLarge without asking", err, asked)
 		}
 	})
+}
+
+// TestShortReads reads streams with large blocks (read past the buffer,
+// straight from the source) through sources that return little at a time.
+func TestShortReads(t *testing.T) {
+	data := benchStream(t, 3, 8, 3*directReadMin)
+	want, err := readEvents(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, wrap := range map[string]func(io.Reader) io.Reader{
+		"half":     iotest.HalfReader,
+		"one byte": iotest.OneByteReader,
+		"data+err": iotest.DataErrReader,
+	} {
+		r := NewReader(wrap(bytes.NewReader(data)))
+		var got []Event
+		for {
+			ev, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			got = append(got, copyEvent(ev))
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: events differ from those read at once", name)
+		}
+		if r.Offset() != int64(len(data)) {
+			t.Fatalf("%s: offset %d after %d bytes", name, r.Offset(), len(data))
+		}
+	}
+	// Cut inside a large block: an unexpected end, at the right offset.
+	cut := data[:len(data)-directReadMin]
+	err = drain(t, cut)
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("a stream cut inside a large block: %v", err)
+	}
 }

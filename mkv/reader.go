@@ -132,6 +132,7 @@ func (h *elemHeader) known() bool { return h.size != UnknownSize }
 // Reader reads a Matroska stream event by event. It is not safe for
 // concurrent use.
 type Reader struct {
+	src     io.Reader
 	br      *bufio.Reader
 	off     int64
 	maxSize int64
@@ -160,6 +161,7 @@ type Reader struct {
 // NewReader returns a Reader that reads a Matroska stream from r.
 func NewReader(r io.Reader, opts ...ReaderOption) *Reader {
 	rd := &Reader{
+		src:     r,
 		br:      bufio.NewReaderSize(r, readBufferSize),
 		maxSize: DefaultMaxElementSize,
 		info:    Info{TimecodeScale: DefaultTimecodeScale},
@@ -583,7 +585,27 @@ func (r *Reader) readBytes(p []byte) error {
 	return nil
 }
 
+// directReadMin is the size from which readFull reads what the buffer does
+// not hold straight from the source into p, instead of through the buffer,
+// which would cost a copy of every byte of large blocks.
+const directReadMin = 16 << 10
+
 func (r *Reader) readFull(p []byte) error {
+	if len(p) >= directReadMin {
+		if b := r.br.Buffered(); b < len(p) {
+			if b > 0 {
+				n, _ := r.br.Read(p[:b]) // buffered bytes: no error
+				r.off += int64(n)
+				p = p[n:]
+			}
+			n, err := io.ReadFull(r.src, p)
+			r.off += int64(n)
+			if err != nil {
+				return r.readErr(err)
+			}
+			return nil
+		}
+	}
 	n, err := io.ReadFull(r.br, p)
 	r.off += int64(n)
 	if err != nil {
