@@ -11,7 +11,8 @@
 // their decoder configuration, then yields frames one by one. Frame.Data is a
 // fresh slice for every frame that the source never touches again, so a fan-out
 // can hand the same frame to several consumers that only read it, and a
-// consumer may keep frames (a buffer, a GOP cache) without copying. Video frames
+// consumer may keep frames (a buffer, a GOP cache) without copying (the test
+// pattern hands out the same read-only bytes on every pass). Video frames
 // are access units with 4-byte NAL unit lengths (AVCC/HVCC), audio frames are
 // raw AAC frames (or G.711 bytes). Live sources implement the same interface:
 // their tracks are known once they are open, ReadFrame blocks until the next

@@ -91,9 +91,7 @@ func passLength(data []byte, opts []Option) (time.Duration, error) {
 		return 0, err
 	}
 	defer src.Close()
-	first := src.Tracks()[0].Number
-	var firstPTS, last, step time.Duration
-	seen := false
+	m := passMeter{track: src.Tracks()[0].Number}
 	for {
 		fr, err := src.ReadFrame()
 		if errors.Is(err, io.EOF) {
@@ -102,20 +100,36 @@ func passLength(data []byte, opts []Option) (time.Duration, error) {
 		if err != nil {
 			return 0, err
 		}
-		if fr.Track != first {
-			continue
-		}
-		if !seen {
-			firstPTS = fr.PTS
-		} else if fr.PTS > last {
-			step = fr.PTS - last
-		}
-		last, seen = max(last, fr.PTS), true
+		m.add(fr)
 	}
-	if !seen || last-firstPTS+step <= 0 {
-		return 0, fmt.Errorf("device: loop: %w: no frames of track %d", ErrNoTracks, first)
+	return m.length()
+}
+
+// passMeter measures one pass of a looped file from its frames: the span of
+// one track from its first frame to its last plus one frame interval.
+type passMeter struct {
+	track             uint64
+	first, last, step time.Duration
+	seen              bool
+}
+
+func (m *passMeter) add(fr media.Frame) {
+	if fr.Track != m.track {
+		return
 	}
-	return last - firstPTS + step, nil
+	if !m.seen {
+		m.first = fr.PTS
+	} else if fr.PTS > m.last {
+		m.step = fr.PTS - m.last
+	}
+	m.last, m.seen = max(m.last, fr.PTS), true
+}
+
+func (m *passMeter) length() (time.Duration, error) {
+	if !m.seen || m.last-m.first+m.step <= 0 {
+		return 0, fmt.Errorf("device: loop: %w: no frames of track %d", ErrNoTracks, m.track)
+	}
+	return m.last - m.first + m.step, nil
 }
 
 func (l *loop) Tracks() []media.Track { return l.tracks }
@@ -149,33 +163,113 @@ func (l *loop) Close() error { return l.cur.Close() }
 // Recycle gives a frame's Data back for later passes; see Recycler.
 func (l *loop) Recycle(f media.Frame) { l.pool.Put(f.Data) }
 
-// Recycle forwards to the looped clip; see Recycler.
-func (t *testPattern) Recycle(f media.Frame) {
-	if r, ok := t.src.(Recycler); ok {
-		r.Recycle(f)
-	}
-}
-
-// testPattern paces a loop of the sample clip at its real rate.
+// testPattern plays a clip demuxed once, in a loop at its real rate.
 type testPattern struct {
-	src    Source
+	tracks []media.Track
+	frames []media.Frame   // one pass, in DTS order; Data read-only, shared by every pass
+	wake   []time.Duration // when frames[i] may go, from its pass's start
+	pass   time.Duration   // length of one pass
 	origin time.Time
 	once   sync.Once
 	closed chan struct{}
+
+	// Used by ReadFrame only.
+	next    int           // index in frames of the next frame
+	offset  time.Duration // start of the current pass
+	through time.Duration // the last wake-up: frames due by then go at once
+	timer   *time.Timer
 }
 
 // NewTestPattern returns the sample clip of package samples/clip (640x360
 // H.264 at 30 fps and AAC) looped with continuing timestamps, each frame
-// returned when its time comes, as a camera would.
+// returned once its time has come, as a camera would. The video paces both
+// tracks with one timer: an audio frame goes out with the first video frame
+// due at or after it, so the source wakes once per video frame.
+//
+// The clip is demuxed once, when the source is opened, and its frames are
+// handed out from the clip's own bytes: every pass hands out the same
+// read-only memory, so reading allocates nothing and there is nothing to
+// recycle (the source is no Recycler).
 func NewTestPattern() (LiveSource, error) {
-	src, err := Loop(sampleclip.MKV)
+	t, err := newClipPattern(sampleclip.MKV)
 	if err != nil {
 		return nil, fmt.Errorf("device: test pattern: %w", err)
 	}
-	return &testPattern{src: src, origin: time.Now(), closed: make(chan struct{})}, nil
+	return t, nil
 }
 
-func (t *testPattern) Tracks() []media.Track { return t.src.Tracks() }
+// newClipPattern demuxes data (any format OpenReader reads) into one pass
+// of frames and works out when each frame is due. A frame stored verbatim in
+// data (as Matroska stores unlaced frames) keeps pointing into data; any
+// other is copied.
+func newClipPattern(data []byte) (*testPattern, error) {
+	pool := &media.BufferPool{}
+	src, err := OpenReader(bytes.NewReader(data), withPool(pool))
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	tracks := src.Tracks()
+	m := passMeter{track: tracks[0].Number}
+	var frames []media.Frame
+	from := map[uint64]int{} // per track: where in data to look for its next frame
+	for {
+		fr, err := src.ReadFrame()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		m.add(fr)
+		read := fr.Data
+		if i := bytes.Index(data[from[fr.Track]:], read); i >= 0 {
+			at := from[fr.Track] + i
+			fr.Data = data[at : at+len(read) : at+len(read)]
+			from[fr.Track] = at + len(read)
+		} else {
+			fr.Data = bytes.Clone(read)
+		}
+		pool.Put(read)
+		frames = append(frames, fr)
+	}
+	pass, err := m.length()
+	if err != nil {
+		return nil, err
+	}
+	// Frames beyond the pass would overlap the next one.
+	frames = slices.Clip(slices.DeleteFunc(frames, func(fr media.Frame) bool { return fr.PTS >= pass }))
+	// A frame of the pacing (first) track is due at its DTS; any other frame
+	// with the pacing frame that is due at or after it: the one before it
+	// when they share a DTS, else the next one, or the next pass's first.
+	wake := make([]time.Duration, len(frames))
+	next := pass
+	for i := range frames {
+		if frames[i].Track == m.track {
+			next += frames[i].DTS
+			break
+		}
+	}
+	for i := len(frames) - 1; i >= 0; i-- {
+		if frames[i].Track == m.track {
+			next = frames[i].DTS
+		}
+		wake[i] = next
+	}
+	through := time.Duration(-1)
+	for i := range frames {
+		if frames[i].DTS <= through {
+			wake[i] = through
+		}
+		through = wake[i]
+	}
+	return &testPattern{
+		tracks: tracks, frames: frames, wake: wake, pass: pass,
+		origin: time.Now(), closed: make(chan struct{}), through: -1,
+	}, nil
+}
+
+func (t *testPattern) Tracks() []media.Track { return t.tracks }
 func (t *testPattern) Origin() time.Time     { return t.origin }
 
 func (t *testPattern) ReadFrame() (media.Frame, error) {
@@ -184,16 +278,27 @@ func (t *testPattern) ReadFrame() (media.Frame, error) {
 		return media.Frame{}, ErrClosed
 	default:
 	}
-	fr, err := t.src.ReadFrame()
-	if err != nil {
-		return fr, err
+	if t.next == len(t.frames) {
+		t.next, t.offset = 0, t.offset+t.pass
 	}
-	if d := time.Until(t.origin.Add(fr.DTS)); d > 0 {
-		timer := time.NewTimer(d)
-		defer timer.Stop()
+	fr, wake := t.frames[t.next], t.offset+t.wake[t.next]
+	t.next++
+	fr.PTS += t.offset
+	fr.DTS += t.offset
+	if wake <= t.through {
+		return fr, nil
+	}
+	t.through = wake
+	if d := time.Until(t.origin.Add(wake)); d > 0 {
+		if t.timer == nil {
+			t.timer = time.NewTimer(d)
+		} else {
+			t.timer.Reset(d)
+		}
 		select {
-		case <-timer.C:
+		case <-t.timer.C:
 		case <-t.closed:
+			t.timer.Stop()
 			return media.Frame{}, ErrClosed
 		}
 	}
@@ -202,7 +307,7 @@ func (t *testPattern) ReadFrame() (media.Frame, error) {
 
 func (t *testPattern) Close() error {
 	t.once.Do(func() { close(t.closed) })
-	return t.src.Close()
+	return nil
 }
 
 var _ LiveSource = (*rtsp.Source)(nil)

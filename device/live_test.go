@@ -1,24 +1,27 @@
 package device
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"testing"
 	"time"
+
+	"kvskit/media"
+	"kvskit/media/h264"
+	sampleclip "kvskit/samples/clip"
 )
 
-func TestLoopContinuesTimestamps(t *testing.T) {
-	src, err := NewTestPattern()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	// Read the underlying loop unpaced: two and a half passes of the 10 s clip.
-	l := src.(*testPattern).src
+// checkLoopedClip reads n frames of a looped sample clip unpaced: every
+// track's DTS keeps increasing across the passes, the video keeps its ~33 ms
+// frame interval across each loop, and key frames keep coming.
+func checkLoopedClip(t *testing.T, read func() (media.Frame, error), n int) []media.Frame {
+	t.Helper()
 	var lastDTS, lastVideo [3]time.Duration
 	keys := 0
-	for i := 0; i < 2000; i++ {
-		fr, err := l.ReadFrame()
+	frames := make([]media.Frame, 0, n)
+	for i := 0; i < n; i++ {
+		fr, err := read()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -37,9 +40,171 @@ func TestLoopContinuesTimestamps(t *testing.T) {
 			}
 		}
 		lastDTS[fr.Track] = fr.DTS
+		frames = append(frames, fr)
 	}
 	if lastVideo[1] < 20*time.Second || keys < 20 {
-		t.Fatalf("after 2000 frames video reached %s with %d key frames", lastVideo[1], keys)
+		t.Fatalf("after %d frames video reached %s with %d key frames", n, lastVideo[1], keys)
+	}
+	return frames
+}
+
+func TestLoopContinuesTimestamps(t *testing.T) {
+	l, err := Loop(sampleclip.MKV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	// Two and a half passes of the 10 s clip.
+	checkLoopedClip(t, l.ReadFrame, 2000)
+}
+
+// unpaced returns the test pattern with its origin an hour back, so every
+// frame of the first hour is due at once.
+func unpaced(t *testing.T) *testPattern {
+	t.Helper()
+	src, err := NewTestPattern()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	tp := src.(*testPattern)
+	tp.origin = time.Now().Add(-time.Hour)
+	return tp
+}
+
+// The test pattern hands out exactly the frames Loop reads from the clip,
+// from memory demuxed once: the same bytes every pass, without allocating.
+func TestTestPatternPlaysTheLoopFromMemory(t *testing.T) {
+	tp := unpaced(t)
+	got := checkLoopedClip(t, tp.ReadFrame, 2000)
+	l, err := Loop(sampleclip.MKV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for i, g := range got {
+		w, err := l.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.Track != w.Track || g.PTS != w.PTS || g.DTS != w.DTS || g.Key != w.Key || !bytes.Equal(g.Data, w.Data) {
+			t.Fatalf("frame %d: test pattern gave track %d PTS %s DTS %s key %v %d bytes, the loop track %d PTS %s DTS %s key %v %d bytes",
+				i, g.Track, g.PTS, g.DTS, g.Key, len(g.Data), w.Track, w.PTS, w.DTS, w.Key, len(w.Data))
+		}
+		if len(g.Data) == 0 || cap(g.Data) != len(g.Data) {
+			t.Fatalf("frame %d: %d bytes with capacity %d: an append would write into the next frame", i, len(g.Data), cap(g.Data))
+		}
+	}
+	// The second pass hands out the first pass's memory.
+	n := len(tp.frames)
+	if &got[0].Data[0] != &got[n].Data[0] || got[n].DTS != got[0].DTS+tp.pass {
+		t.Fatalf("frame %d (DTS %s) is not frame 0 (DTS %s) one pass (%s) later in the same memory", n, got[n].DTS, got[0].DTS, tp.pass)
+	}
+	if _, ok := any(tp).(Recycler); ok {
+		t.Fatal("the test pattern shares its frames' memory between passes, so it must not take frames back")
+	}
+	if allocs := testing.AllocsPerRun(1000, func() {
+		if _, err := tp.ReadFrame(); err != nil {
+			t.Fatal(err)
+		}
+	}); allocs != 0 {
+		t.Fatalf("%v allocations per frame, want none", allocs)
+	}
+}
+
+// Frames that a file stores verbatim (Matroska's unlaced blocks) are handed
+// out from the file's own bytes; frames converted on reading (Annex-B to
+// length-prefixed) are copied once.
+func TestClipPatternSharesTheFilesBytes(t *testing.T) {
+	mkv := bytes.Clone(sampleclip.MKV)
+	tp, err := newClipPattern(mkv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(mkv)
+	for i, fr := range tp.frames {
+		if len(fr.Data) == 0 || !bytes.Equal(fr.Data, make([]byte, len(fr.Data))) {
+			t.Fatalf("frame %d of %d does not read the file's memory", i, len(tp.frames))
+		}
+	}
+
+	// The clip's first second of video as an H.264 elementary stream.
+	l, err := Loop(sampleclip.MKV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cfg, err := h264.ParseAVCC(l.Tracks()[0].CodecPrivate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := annexB(cfg.SPS[0], cfg.PPS[0])
+	var want [][]byte
+	for len(want) < 30 {
+		fr, err := l.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fr.Track != 1 {
+			continue
+		}
+		if es, err = h264.AVCCToAnnexB(es, fr.Data); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, fr.Data)
+	}
+	tp, err = newClipPattern(es)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(es)
+	if len(tp.frames) != len(want) || tp.pass < time.Second-time.Millisecond || tp.pass > time.Second+time.Millisecond {
+		t.Fatalf("%d frames in a pass of %s from 30 pictures at 30 fps", len(tp.frames), tp.pass)
+	}
+	for i, fr := range tp.frames {
+		// The first picture also carries the parameter sets.
+		if !bytes.HasSuffix(fr.Data, want[i]) || tp.wake[i] != fr.DTS {
+			t.Fatalf("frame %d: %d bytes due at %s, want the picture's %d bytes at %s", i, len(fr.Data), tp.wake[i], len(want[i]), fr.DTS)
+		}
+	}
+}
+
+// One timer paces both tracks: a video frame is due at its DTS, an audio
+// frame with the first video frame due at or after it (so never early and
+// less than a video frame interval late), and across the loop with the next
+// pass's first video frame.
+func TestTestPatternWakesOncePerVideoFrame(t *testing.T) {
+	tp := unpaced(t)
+	wakes := map[time.Duration]bool{}
+	var prev time.Duration
+	for i, fr := range tp.frames {
+		w := tp.wake[i]
+		if fr.Track == 1 && w != fr.DTS {
+			t.Fatalf("video frame %d at %s is due at %s", i, fr.DTS, w)
+		}
+		if w < fr.DTS || w-fr.DTS >= 34*time.Millisecond || w < prev {
+			t.Fatalf("frame %d (track %d at %s) due at %s, after a frame due at %s", i, fr.Track, fr.DTS, w, prev)
+		}
+		wakes[w], prev = true, w
+	}
+	// Every wake-up is a video frame's time, this pass's or the next one's.
+	videoAt := map[time.Duration]bool{}
+	firstVideo := time.Duration(-1)
+	for _, fr := range tp.frames {
+		if fr.Track == 1 {
+			videoAt[fr.DTS] = true
+			if firstVideo < 0 {
+				firstVideo = fr.DTS
+			}
+		}
+	}
+	for w := range wakes {
+		if !videoAt[w] && w != tp.pass+firstVideo {
+			t.Fatalf("a wake-up at %s, not a video frame's time", w)
+		}
+	}
+	if len(tp.frames) < 2*len(videoAt) {
+		t.Fatalf("%d frames for %d video frames: the clip should have more audio frames than video", len(tp.frames), len(videoAt))
 	}
 }
 
@@ -58,10 +223,13 @@ func TestTestPatternIsPacedAndCloses(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A frame is never handed out before its time.
+		if due := src.Origin().Add(fr.DTS); due.After(time.Now()) {
+			t.Fatalf("frame %d (track %d at %s) handed out %s early", i, fr.Track, fr.DTS, time.Until(due))
+		}
 		last = fr.DTS
 	}
-	// A frame is never handed out before its time.
-	if elapsed := time.Since(start); src.Origin().Add(last).After(time.Now()) || elapsed < last-50*time.Millisecond {
+	if elapsed := time.Since(start); elapsed < last-50*time.Millisecond {
 		t.Fatalf("frame at %s handed out after %s", last, elapsed)
 	}
 	done := make(chan error, 1)
@@ -82,6 +250,9 @@ func TestTestPatternIsPacedAndCloses(t *testing.T) {
 		}
 	case <-time.After(2 * time.Second):
 		t.Fatal("Close did not stop a waiting ReadFrame")
+	}
+	if _, err := src.ReadFrame(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("ReadFrame after Close: %v", err)
 	}
 	if _, err := OpenURI(context.Background(), "ftp://x"); !errors.Is(err, ErrUnsupported) {
 		t.Fatalf("unknown scheme: %v", err)
