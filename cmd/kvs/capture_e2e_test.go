@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +15,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"kvskit/device"
+	"kvskit/media"
+	sampleclip "kvskit/samples/clip"
 )
 
 // rssKB reads a process's resident set size.
@@ -41,7 +47,8 @@ func freePort(t *testing.T) string {
 
 // TestCaptureTestPatternForAMinute runs `kvs capture --source test://` into
 // kvs serve for a minute: fragments every ~2 s, persisted-latency logs,
-// health and metrics endpoints, flat memory, and a clean SIGTERM.
+// health and metrics endpoints, flat memory, a clean SIGTERM, and an archive
+// holding the sample clip's frames, byte for byte, pass after pass.
 func TestCaptureTestPatternForAMinute(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for a minute")
@@ -128,10 +135,79 @@ func TestCaptureTestPatternForAMinute(t *testing.T) {
 	if persistedLogs < len(frags)-1 {
 		t.Errorf("%d persisted-latency log lines for %d fragments", persistedLogs, len(frags))
 	}
+	checkArchivedLoop(t, p, "pattern", 55*time.Second)
+
 	// Flat memory: after warming up, resident memory grows by less than 4 MB.
 	warm, last := rss[2], rss[len(rss)-1]
 	t.Logf("resident memory every 5 s (kB): %v", rss)
 	if last-warm > 4096 {
 		t.Errorf("resident memory grew from %d kB to %d kB", warm, last)
+	}
+}
+
+// checkArchivedLoop reads a stream fed by the test pattern back with kvs get
+// media: at least min of media, every track's frames equal to the sample
+// clip looped (same bytes, key flags and timestamps within a millisecond).
+func checkArchivedLoop(t *testing.T, p *serveProc, stream string, min time.Duration) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "archived.mkv")
+	if _, errOut, err := p.kvs(t, "get", "media", "--stream", stream, "--start", "earliest", "-o", out); err != nil {
+		t.Fatalf("get media: %v %s", err, errOut)
+	}
+	got, err := device.OpenFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Close()
+	want, err := device.Loop(sampleclip.MKV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer want.Close()
+	wanted := map[uint64][]media.Frame{} // frames of want not yet matched, per track
+	next := func(track uint64) media.Frame {
+		for len(wanted[track]) == 0 {
+			fr, err := want.ReadFrame()
+			if err != nil {
+				t.Fatal(err)
+			}
+			wanted[fr.Track] = append(wanted[fr.Track], fr)
+		}
+		fr := wanted[track][0]
+		wanted[track] = wanted[track][1:]
+		return fr
+	}
+	counts := map[uint64]int{}
+	firstGot, firstWant := map[uint64]time.Duration{}, map[uint64]time.Duration{}
+	var last time.Duration
+	for {
+		g, err := got.ReadFrame()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := next(g.Track)
+		if counts[g.Track] == 0 {
+			// Frames before the first key frame are not sent: start where
+			// the archive does.
+			for skipped := 0; !bytes.Equal(g.Data, w.Data) && skipped < 10; skipped++ {
+				w = next(g.Track)
+			}
+			firstGot[g.Track], firstWant[g.Track] = g.PTS, w.PTS
+		}
+		// Timestamps count from each track's first frame.
+		drift := (g.PTS - firstGot[g.Track]) - (w.PTS - firstWant[g.Track])
+		if g.Key != w.Key || !bytes.Equal(g.Data, w.Data) || drift.Abs() > time.Millisecond {
+			t.Fatalf("archived track %d frame %d: %d bytes at %s (key %v), the clip's is %d bytes at %s (key %v)",
+				g.Track, counts[g.Track], len(g.Data), g.PTS, g.Key, len(w.Data), w.PTS, w.Key)
+		}
+		counts[g.Track]++
+		last = max(last, g.PTS)
+	}
+	t.Logf("archive: %v frames per track, up to %s", counts, last)
+	if last < min || len(counts) != 2 {
+		t.Fatalf("archive holds %v frames per track up to %s, want both tracks for %s", counts, last, min)
 	}
 }
