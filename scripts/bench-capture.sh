@@ -2,7 +2,8 @@
 # Measures `kvs capture --source test://` into `kvs serve` for SECONDS (default
 # 60): resident memory every 5 s, peak, and the CPU share of one core; and, in
 # the same run, the same measures for ffmpeg passing the same clip through in
-# real time (-re -c copy). Prints a markdown table.
+# real time (-re -c copy). Prints a markdown table, then the load average
+# before and after. Run it under `flock /tmp/bench.lock` on a shared machine.
 set -euo pipefail
 secs=${1:-60}
 cd "$(dirname "$0")/.."
@@ -11,6 +12,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 CGO_ENABLED=0 go build -o "$work/kvs" ./cmd/kvs
 cp samples/clip/testsrc-640x360.mkv "$work/clip.mkv"
 
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 "$work/kvs" serve --listen 127.0.0.1:0 --data-dir "$work/data" --log-level warn >"$work/serve.out" 2>&1 &
 for _ in $(seq 100); do grep -q "ready at" "$work/serve.out" && break; sleep 0.1; done
 url=$(sed -n 's/.*ready at \(http:[^ ]*\).*/\1/p' "$work/serve.out")
@@ -54,3 +56,5 @@ echo "| process ($secs s, 640x360 H.264 + AAC test pattern, real time) | RSS eve
 echo "| --- | --- | --- | --- |"
 row "kvs capture --source test:// into kvs serve" "$kvs"
 row "ffmpeg -re -c copy -f matroska /dev/null (peer)" "$ff"
+echo
+echo "load average (1, 5, 15 min): $load0 before, $(cut -d' ' -f1-3 /proc/loadavg) after"
