@@ -366,7 +366,14 @@ func (w *Writer) WriteRaw(b []byte) error {
 
 // AppendSimpleBlock appends a SimpleBlock element carrying one frame.
 func AppendSimpleBlock(dst []byte, track uint64, relTimecode int16, key bool, data []byte) []byte {
-	size := uint64(VintSize(track)) + 3 + uint64(len(data))
+	return append(AppendSimpleBlockHeader(dst, track, relTimecode, key, len(data)), data...)
+}
+
+// AppendSimpleBlockHeader appends what AppendSimpleBlock writes before the
+// frame (ID, size, track, timecode, flags) for a frame of frameSize bytes,
+// for callers that send the frame's bytes separately, without copying them.
+func AppendSimpleBlockHeader(dst []byte, track uint64, relTimecode int16, key bool, frameSize int) []byte {
+	size := uint64(VintSize(track)) + 3 + uint64(frameSize)
 	dst = AppendID(dst, IDSimpleBlock)
 	dst = AppendVint(dst, size)
 	dst = AppendVint(dst, track)
@@ -374,8 +381,7 @@ func AppendSimpleBlock(dst []byte, track uint64, relTimecode int16, key bool, da
 	if key {
 		flags = 0x80
 	}
-	dst = append(dst, byte(uint16(relTimecode)>>8), byte(relTimecode), flags)
-	return append(dst, data...)
+	return append(dst, byte(uint16(relTimecode)>>8), byte(relTimecode), flags)
 }
 
 // AppendCluster appends a known-size Cluster holding a Timecode element and

@@ -62,9 +62,10 @@ func newControlPlane(ctx context.Context, cfg *Config) (cp *controlPlane, own bo
 				tr = bc.GetTransport()
 			}
 			http11Only(tr)
-			// Room for a whole PutMedia body chunk and its framing, so that
-			// it leaves in one write to the socket instead of three.
-			tr.WriteBufferSize = bodyBufferSize + 64
+			// PutMedia bodies reach the transport in chunks of up to
+			// bodyBufferSize that it writes to the socket mostly as they
+			// are: a small buffer copies only the start of each.
+			tr.WriteBufferSize = 4 << 10
 			cfg.HTTPClient = &http.Client{Transport: tr}
 		}
 	}

@@ -207,8 +207,8 @@ func (p *Producer) session(reconnect bool) sessionResult {
 	s.lastAck.Store(s.started.UnixNano())
 	p.mu.Unlock()
 
-	pr, pw := io.Pipe()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep+"/putMedia", pr)
+	body := newBodyPipe()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep+"/putMedia", body)
 	if err != nil {
 		return sessionResult{err: fmt.Errorf("putmedia %s: %w", p.cfg.StreamName, err)}
 	}
@@ -225,10 +225,10 @@ func (p *Producer) session(reconnect bool) sessionResult {
 	}
 
 	writerDone := make(chan error, 1)
-	go func() { writerDone <- p.writeSession(s, pw) }()
+	go func() { writerDone <- p.writeSession(s, body) }()
 	finish := func(res sessionResult) sessionResult {
 		cancel(errSessionDone)
-		_ = pr.CloseWithError(errSessionDone)
+		_ = body.CloseWithError(errSessionDone)
 		<-writerDone
 		p.mu.Lock()
 		for _, e := range p.buf {
@@ -369,10 +369,10 @@ func readHTTPError(resp *http.Response) *HTTPError {
 // writeSession writes the body: the header, then every unacknowledged
 // fragment in order, then new ones as they close. It ends the body on
 // purpose for Close (everything sent) and for rotation.
-func (p *Producer) writeSession(s *session, pw *io.PipeWriter) error {
+func (p *Producer) writeSession(s *session, pw *bodyPipe) error {
 	sw := newSessionWriter(pw, &p.bytesSent, p.cfg.SegmentUID, p.tracks)
 	if err := sw.writeHeader(); err != nil {
-		_ = pw.CloseWithError(err)
+		_ = pw.CloseWrite(err)
 		return err
 	}
 	bytesPace := newPacer(p.cfg.MaxBytesPerSecond, max(p.cfg.MaxBytesPerSecond, 1))
@@ -422,7 +422,7 @@ func (p *Producer) writeSession(s *session, pw *io.PipeWriter) error {
 			}
 			p.log.Debug("putmedia: ending the session body", "session", s.id, "closing", closing, "age", age)
 			p.watchSessionEnd(s)
-			return pw.Close()
+			return pw.CloseWrite(nil)
 		}
 		if e == nil {
 			if openCluster {
@@ -455,7 +455,7 @@ func (p *Producer) writeSession(s *session, pw *io.PipeWriter) error {
 		p.mu.Unlock()
 		s.writing.Store(false)
 		if err != nil {
-			_ = pw.CloseWithError(err)
+			_ = pw.CloseWrite(err)
 			return err
 		}
 		openCluster = true
