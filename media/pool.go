@@ -4,14 +4,14 @@ import "sync"
 
 // Bounds of what a BufferPool keeps.
 const (
-	poolMaxBytes   = 4 << 20
+	poolMaxBytes   = 16 << 20
 	poolMaxBuffers = 1024
 )
 
 // BufferPool keeps frame buffers that a consumer gave back, for the next
 // frames of the same source: sources allocate frames' Data from it, and a
 // consumer done with a frame (the producer, once its fragment is
-// acknowledged) returns the Data with Put. It keeps at most 4 MB in 1024
+// acknowledged) returns the Data with Put. It keeps at most 16 MB in 1024
 // buffers; Shrink lets a source drop what it kept without needing it. The
 // zero value is ready; a nil *BufferPool allocates and keeps nothing. It is
 // safe for concurrent use.
@@ -28,10 +28,19 @@ type BufferPool struct {
 func (p *BufferPool) Get(n int) []byte {
 	if p != nil {
 		p.mu.Lock()
+		// The most recently kept buffer that fits closely, else the
+		// smallest that fits at all.
 		best := -1
-		for i, b := range p.free {
-			if c := cap(b); c >= n && c <= 2*n+4096 && (best < 0 || c < cap(p.free[best])) {
+		for i := len(p.free) - 1; i >= 0; i-- {
+			c := cap(p.free[i])
+			if c < n || c > 2*n+4096 {
+				continue
+			}
+			if best < 0 || c < cap(p.free[best]) {
 				best = i
+			}
+			if c <= n+n/4+256 {
+				break
 			}
 		}
 		if best >= 0 {
