@@ -1,22 +1,45 @@
 #!/usr/bin/env bash
 # Measures `kvs capture` of a 1080p30 H.264 8 Mbit/s RTSP camera (GStreamer's
-# RTSP server playing a file at its real rate, RTP over UDP) into `kvs serve`:
-# peak resident memory (VmHWM), the largest anonymous and file-backed parts,
-# and the CPU share of one core over SECONDS (default 30). In the same run,
-# the peer: ffmpeg as the RTSP client passing the stream through to Matroska
-# (-c copy -f matroska /dev/null). Prints a markdown table.
+# RTSP server playing a file at its real rate) into `kvs serve`: peak
+# resident memory (VmHWM), the largest anonymous and file-backed parts, and
+# the CPU share of one core over SECONDS (default 30). In the same run, the
+# peer: ffmpeg as the RTSP client passing the stream through to Matroska
+# (-c copy -f matroska /dev/null). Prints a markdown table, one row per
+# process and run, with the load average at the start of each.
 # Needs go, ffmpeg (libx264) and python3 with GStreamer's gi bindings
 # (gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-good/bad).
+#
+# Environment:
+#   KVSKIT_BENCH_BEFORE=REV      also measure `kvs` built from git revision REV
+#   KVSKIT_BENCH_RUNS=N          N rounds (default 1); each measures kvs, then
+#                                the REV build, then the peer, so that the
+#                                builds alternate
+#   KVSKIT_BENCH_TRANSPORT=T     udp (default) or tcp: the server offers only
+#                                that lower transport (kvs asks for UDP first
+#                                and takes TCP when refused; the peer is told)
+#   KVSKIT_BENCH_PEER=0          leave the ffmpeg peer out
 set -euo pipefail
 secs=${1:-30}
+runs=${KVSKIT_BENCH_RUNS:-1}
+transport=${KVSKIT_BENCH_TRANSPORT:-udp}
+before=${KVSKIT_BENCH_BEFORE:-}
+peer=${KVSKIT_BENCH_PEER:-1}
+case $transport in udp | tcp) ;; *) echo "KVSKIT_BENCH_TRANSPORT: want udp or tcp" >&2; exit 2 ;; esac
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 CGO_ENABLED=0 go build -o "$work/kvs" ./cmd/kvs
+if [ -n "$before" ]; then
+	mkdir "$work/before-src"
+	git archive "$before" | tar -x -C "$work/before-src"
+	(cd "$work/before-src" && CGO_ENABLED=0 go build -o "$work/kvs-before" ./cmd/kvs)
+	rm -rf "$work/before-src"
+	before=$(git rev-parse --short "$before")
+fi
 ffmpeg -v error -f lavfi -i "testsrc2=size=1920x1080:rate=30" -t $((secs + 15)) -c:v libx264 -preset ultrafast \
 	-b:v 8M -maxrate 8M -bufsize 8M -g 60 -bf 0 "$work/cam.mkv"
 port=$((20000 + RANDOM % 20000))
-/usr/bin/python3 scripts/rtsp_file_server.py "$work/cam.mkv" "$port" >"$work/rtsp.out" 2>&1 &
+/usr/bin/python3 scripts/rtsp_file_server.py "$work/cam.mkv" "$port" "$transport" >"$work/rtsp.out" 2>&1 &
 for _ in $(seq 100); do grep -q READY "$work/rtsp.out" && break; sleep 0.1; done
 grep -q READY "$work/rtsp.out" || { cat "$work/rtsp.out" >&2; exit 1; }
 url="rtsp://127.0.0.1:$port/cam"
@@ -44,22 +67,35 @@ measure() {
 	awk -v c0="$c0" -v c1="$c1" -v tk="$tick" -v s="$secs" -v h="$hw" -v a="$a" -v f="$f" \
 		'BEGIN{printf "%d %d %d %.2f\n", h, a, f, 100*(c1-c0)/tk/s}'
 }
-
-cp "$work/kvs" "$work/kvs-capture"
-dd if="$work/kvs-capture" iflag=nocache count=0 status=none
-"$work/kvs-capture" capture --source "$url" --stream cam --create-stream --endpoint-url "$endpoint" >"$work/capture.log" 2>&1 &
-cap=$!
-read -r kh ka kf kc < <(measure "$cap")
-kill -TERM "$cap"; wait "$cap" || true
-persisted=$(grep -c "fragment persisted" "$work/capture.log" || true)
-
-ffmpeg -v error -rtsp_transport udp -i "$url" -map 0 -c copy -f matroska -y /dev/null >"$work/ff.log" 2>&1 &
-ff=$!
-read -r fh fa ff_ fc < <(measure "$ff")
-kill -INT "$ff"; wait "$ff" || true
-
 mb() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
-echo "| process ($secs s, 1080p30 H.264 8 Mbit/s over RTSP/UDP, real time) | peak RSS (MB) | anon (MB) | file-backed (MB) | CPU (one core) |"
-echo "| --- | --- | --- | --- | --- |"
-echo "| kvs capture --source rtsp://... into kvs serve ($persisted fragments persisted) | $(mb "$kh") | $(mb "$ka") | $(mb "$kf") | $kc % |"
-echo "| ffmpeg -rtsp_transport udp -i rtsp://... -c copy -f matroska /dev/null (peer) | $(mb "$fh") | $(mb "$fa") | $(mb "$ff_") | $fc % |"
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# capture BINARY LABEL: one measured run of kvs capture; prints a table row.
+capture() {
+	local bin=$1 label=$2 ld cap kh ka kf kc persisted tr
+	# A copy of the binary, not in the page cache, as an installed one would be.
+	cp "$bin" "$work/kvs-capture"
+	dd if="$work/kvs-capture" iflag=nocache count=0 status=none
+	ld=$(load)
+	"$work/kvs-capture" capture --source "$url" --stream cam --create-stream --endpoint-url "$endpoint" >"$work/capture.log" 2>&1 &
+	cap=$!
+	read -r kh ka kf kc < <(measure "$cap")
+	kill -TERM "$cap"; wait "$cap" || true
+	persisted=$(grep -c "fragment persisted" "$work/capture.log" || true)
+	echo "| $label ($persisted fragments persisted) | $(mb "$kh") | $(mb "$ka") | $(mb "$kf") | $kc % | $ld |"
+}
+
+echo "| process ($secs s, 1080p30 H.264 8 Mbit/s over RTSP/${transport^^}, real time) | peak RSS (MB) | anon (MB) | file-backed (MB) | CPU (one core) | load average |"
+echo "| --- | --- | --- | --- | --- | --- |"
+for run in $(seq "$runs"); do
+	capture "$work/kvs" "kvs capture --source rtsp://... into kvs serve, run $run"
+	[ -n "$before" ] && capture "$work/kvs-before" "kvs capture built from $before, run $run"
+	if [ "$peer" != 0 ]; then
+		ld=$(load)
+		ffmpeg -v error -rtsp_transport "$transport" -i "$url" -map 0 -c copy -f matroska -y /dev/null >"$work/ff.log" 2>&1 &
+		ff=$!
+		read -r fh fa ff_ fc < <(measure "$ff")
+		kill -INT "$ff"; wait "$ff" || true
+		echo "| ffmpeg -rtsp_transport $transport -i rtsp://... -c copy -f matroska /dev/null (peer), run $run | $(mb "$fh") | $(mb "$fa") | $(mb "$ff_") | $fc % | $ld |"
+	fi
+done

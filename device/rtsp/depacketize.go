@@ -16,22 +16,47 @@ const maxAccessUnitSize = 16 << 20
 // maxNALUs bounds the NAL units of one access unit.
 const maxNALUs = 1024
 
-// accessUnit is what a depacketizer yields: the NAL units of one picture, or
-// one audio frame, with its RTP timestamp. The byte slices are owned by the
-// access unit.
+// accessUnit is what a depacketizer yields: one picture, or one audio
+// frame, with its RTP timestamp.
 type accessUnit struct {
 	ts     uint32
-	nalus  [][]byte
-	broken bool // packets were lost or malformed: the unit is incomplete
-	// avcc holds the video units' NAL units in order, each behind a 4-byte
-	// length: the frame's data when every NAL unit is kept.
-	avcc []byte
+	broken bool // packets were lost or malformed: the unit is incomplete (and has no data)
+	// avcc tells that data holds video NAL units, each behind a 4-byte
+	// length (AVCC/HVCC), rather than one audio frame.
+	avcc bool
+	// data is the unit's bytes, in a buffer of the depacketizer's pool that
+	// the unit owns: the frame's data as it is.
+	data []byte
 }
+
+// appendUnits appends the unit's NAL units (for audio: its frame) to dst; they
+// point into data.
+func (au *accessUnit) appendUnits(dst [][]byte) [][]byte {
+	if !au.avcc {
+		if len(au.data) > 0 {
+			dst = append(dst, au.data)
+		}
+		return dst
+	}
+	for b := au.data; len(b) >= 4; {
+		n := int(binary.BigEndian.Uint32(b))
+		if n > len(b)-4 {
+			break // not written by videoAssembler
+		}
+		dst = append(dst, b[4:4+n:4+n])
+		b = b[4+n:]
+	}
+	return dst
+}
+
+// units returns the unit's NAL units (for audio: its frame).
+func (au *accessUnit) units() [][]byte { return au.appendUnits(nil) }
 
 // depacketizer turns the RTP packets of one track, in sequence order, into
 // access units.
 type depacketizer interface {
-	// push consumes a packet and returns the access units it completes. An
+	// push consumes a packet and returns the access units it completes, in a
+	// slice that is reused by the next push (the units' data are not). An
 	// error reports a malformed packet; the unit it belongs to is then
 	// returned broken.
 	push(p *rtp.Packet) ([]accessUnit, error)
@@ -43,31 +68,30 @@ type depacketizer interface {
 // H.265 depacketizers: a unit ends at the marker bit, or when the timestamp
 // changes, and is broken if a packet inside it (or just before it) was lost
 // or malformed.
+//
+// The NAL units are gathered behind 4-byte lengths in avcc, which is reused
+// from unit to unit; a fragmented NAL unit is reassembled in place there.
+// Each finished unit is copied out of it into a buffer of its exact size
+// from pool, so that the frames handed on hold no spare room.
 type videoAssembler struct {
-	nalus   [][]byte
-	size    int
 	ts      uint32
 	started bool
 	broken  bool
 	loss    bool // a loss was signalled before the packet being pushed
+	nalus   int  // NAL units complete in avcc
 
-	frag    []byte // a fragmented NAL unit being reassembled
-	fragOn  bool
-	fragBad bool
+	fragAt int // where the fragmented NAL unit being reassembled starts in avcc, after its length; 0 when none
 
-	// avcc gathers the unit's NAL units behind 4-byte lengths; it is reused
-	// from unit to unit, and each finished unit is copied out of it into a
-	// buffer of its exact size from pool. offs holds where each NAL unit
-	// starts in it (nalus point into it meanwhile).
 	avcc []byte
-	offs []int
 	pool *media.BufferPool
+	out  []accessUnit // returned by push, reused
 }
 
 // begin starts processing packet p and returns the unit p's timestamp change
 // completes, if any.
 func (a *videoAssembler) begin(p *rtp.Packet) (out []accessUnit) {
-	if a.started && p.Timestamp != a.ts && (len(a.nalus) > 0 || a.fragOn || a.broken) {
+	out = a.out[:0]
+	if a.started && p.Timestamp != a.ts && a.pending() {
 		out = append(out, a.flush())
 	}
 	a.ts, a.started = p.Timestamp, true
@@ -84,82 +108,105 @@ func (a *videoAssembler) begin(p *rtp.Packet) (out []accessUnit) {
 // end finishes processing packet p and returns the unit its marker bit
 // completes, if any.
 func (a *videoAssembler) end(p *rtp.Packet, out []accessUnit) []accessUnit {
-	if p.Marker && (len(a.nalus) > 0 || a.fragOn || a.broken) {
+	if p.Marker && a.pending() {
 		out = append(out, a.flush())
 	}
+	a.out = out
 	return out
 }
 
+// pending reports whether a unit is under way.
+func (a *videoAssembler) pending() bool { return a.nalus > 0 || a.fragAt > 0 || a.broken }
+
 func (a *videoAssembler) flush() accessUnit {
-	au := accessUnit{ts: a.ts, broken: a.broken || a.fragOn}
-	if !au.broken && len(a.nalus) > 0 {
-		au.avcc = a.pool.Clone(a.avcc)
-		au.nalus = make([][]byte, len(a.nalus))
-		for i, o := range a.offs {
-			end := o + len(a.nalus[i])
-			au.nalus[i] = au.avcc[o:end:end]
-		}
+	au := accessUnit{ts: a.ts, broken: a.broken || a.fragAt > 0, avcc: true}
+	if !au.broken && a.nalus > 0 {
+		au.data = a.pool.Clone(a.avcc)
 	}
-	clear(a.nalus)
-	a.nalus, a.offs, a.avcc = a.nalus[:0], a.offs[:0], a.avcc[:0]
-	a.size, a.broken = 0, false
-	a.dropFragment()
+	a.avcc, a.nalus, a.fragAt, a.broken = a.avcc[:0], 0, 0, false
 	return au
 }
 
 func (a *videoAssembler) lost() { a.loss = true }
 
-// add appends a complete NAL unit, copying it behind its length into avcc.
-func (a *videoAssembler) add(nalu []byte) error {
-	if len(nalu) == 0 {
-		return nil
-	}
-	if a.size+len(nalu) > maxAccessUnitSize || len(a.nalus) >= maxNALUs {
+// fits checks that n more bytes keep the unit within the bounds; otherwise
+// the unit is broken.
+func (a *videoAssembler) fits(n int) error {
+	if len(a.avcc)+n > maxAccessUnitSize || a.nalus >= maxNALUs {
 		a.broken = true
 		return fmt.Errorf("%w: access unit larger than %d bytes or %d NAL units", ErrMalformed, maxAccessUnitSize, maxNALUs)
 	}
-	a.avcc = binary.BigEndian.AppendUint32(a.avcc, uint32(len(nalu)))
-	a.offs = append(a.offs, len(a.avcc))
-	a.avcc = append(a.avcc, nalu...)
-	n := len(a.avcc)
-	a.nalus = append(a.nalus, a.avcc[n-len(nalu):n:n])
-	a.size += len(nalu)
+	return nil
+}
+
+// add appends a complete NAL unit, given in one or more parts, behind its
+// length.
+func (a *videoAssembler) add(parts ...[]byte) error {
+	size := 0
+	for _, p := range parts {
+		size += len(p)
+	}
+	if size == 0 {
+		return nil
+	}
+	if a.fragAt > 0 {
+		// A fragmented NAL unit that never ended: the unit is broken.
+		a.broken = true
+		a.dropFragment()
+	}
+	if err := a.fits(4 + size); err != nil {
+		return err
+	}
+	a.avcc = binary.BigEndian.AppendUint32(a.avcc, uint32(size))
+	for _, p := range parts {
+		a.avcc = append(a.avcc, p...)
+	}
+	a.nalus++
 	return nil
 }
 
 // startFragment begins a fragmented NAL unit with the reconstructed header.
-func (a *videoAssembler) startFragment(hdr []byte, data []byte) {
-	if a.fragOn {
+func (a *videoAssembler) startFragment(hdr []byte, data []byte) error {
+	if a.fragAt > 0 {
 		a.broken = true // the previous fragmented unit never ended
+		a.dropFragment()
 	}
-	a.frag = append(append(a.frag[:0], hdr...), data...)
-	a.fragOn, a.fragBad = true, false
+	if err := a.fits(4 + len(hdr) + len(data)); err != nil {
+		return err
+	}
+	a.avcc = append(a.avcc, 0, 0, 0, 0) // the length, once known
+	a.fragAt = len(a.avcc)
+	a.avcc = append(append(a.avcc, hdr...), data...)
+	return nil
 }
 
 // continueFragment appends a middle or end fragment; without a start it marks
 // the unit broken.
 func (a *videoAssembler) continueFragment(data []byte, end bool) error {
-	if !a.fragOn {
+	if a.fragAt == 0 {
 		a.broken = true
 		return nil // the start was lost: already accounted as loss
 	}
-	if len(a.frag)+len(data)+a.size > maxAccessUnitSize {
+	if len(a.avcc)+len(data) > maxAccessUnitSize {
 		a.broken = true
 		a.dropFragment()
 		return fmt.Errorf("%w: fragmented NAL unit larger than %d bytes", ErrMalformed, maxAccessUnitSize)
 	}
-	a.frag = append(a.frag, data...)
+	a.avcc = append(a.avcc, data...)
 	if end {
-		err := a.add(a.frag)
-		a.dropFragment()
-		return err
+		binary.BigEndian.PutUint32(a.avcc[a.fragAt-4:], uint32(len(a.avcc)-a.fragAt))
+		a.fragAt = 0
+		a.nalus++
 	}
 	return nil
 }
 
+// dropFragment forgets the fragmented NAL unit under way, if any.
 func (a *videoAssembler) dropFragment() {
-	a.frag = a.frag[:0]
-	a.fragOn = false
+	if a.fragAt > 0 {
+		a.avcc = a.avcc[:a.fragAt-4]
+		a.fragAt = 0
+	}
 }
 
 // h264Depacketizer implements RFC 6184 packetization modes 0 and 1: single NAL
@@ -209,8 +256,7 @@ func (d *h264Depacketizer) parse(b []byte) error {
 			return fmt.Errorf("%w: H.264 FU-A with start and end bits", ErrMalformed)
 		}
 		if start {
-			d.a.startFragment([]byte{b[0]&0xe0 | b[1]&0x1f}, b[2:])
-			return nil
+			return d.a.startFragment([]byte{b[0]&0xe0 | b[1]&0x1f}, b[2:])
 		}
 		return d.a.continueFragment(b[2:], end)
 	default: // 0, STAP-B, MTAP16, MTAP24, FU-B, reserved
@@ -288,9 +334,7 @@ func (d *h265Depacketizer) parse(b []byte) error {
 			return fmt.Errorf("%w: H.265 FU with start and end bits", ErrMalformed)
 		}
 		if start {
-			hdr := []byte{b[0]&0x81 | (fu&0x3f)<<1, b[1]}
-			d.a.startFragment(hdr, data)
-			return nil
+			return d.a.startFragment([]byte{b[0]&0x81 | (fu&0x3f)<<1, b[1]}, data)
 		}
 		return d.a.continueFragment(data, end)
 	case 50: // PACI: payload content information, not needed
@@ -303,9 +347,7 @@ func (d *h265Depacketizer) parse(b []byte) error {
 			if len(b) < 4 {
 				return fmt.Errorf("%w: H.265 packet truncated", ErrMalformed)
 			}
-			nalu := make([]byte, 0, len(b)-2)
-			nalu = append(append(nalu, b[:2]...), b[4:]...)
-			return d.a.add(nalu)
+			return d.a.add(b[:2], b[4:]) // the header without the DONL field
 		}
 		return d.a.add(b)
 	}
@@ -321,5 +363,5 @@ func (g711Depacketizer) push(p *rtp.Packet) ([]accessUnit, error) {
 	if len(p.Payload) == 0 {
 		return nil, nil
 	}
-	return []accessUnit{{ts: p.Timestamp, nalus: [][]byte{append([]byte(nil), p.Payload...)}}}, nil
+	return []accessUnit{{ts: p.Timestamp, data: append([]byte(nil), p.Payload...)}}, nil
 }

@@ -25,6 +25,8 @@ type aacDepacketizer struct {
 	streamStateLength int
 	frameSamples      uint32 // samples per AAC frame: the RTP timestamp step between units
 
+	out      []accessUnit // returned by push, reused
+	sizes    []int        // of the units of a packet, reused
 	frag     []byte
 	fragSize int
 	fragTS   uint32
@@ -96,7 +98,12 @@ func (r *bitReader) read(n int) (uint32, bool) {
 }
 
 func (d *aacDepacketizer) push(p *rtp.Packet) ([]accessUnit, error) {
-	var out []accessUnit
+	out, err := d.parse(p, d.out[:0])
+	d.out = out
+	return out, err
+}
+
+func (d *aacDepacketizer) parse(p *rtp.Packet, out []accessUnit) ([]accessUnit, error) {
 	if d.loss {
 		d.loss = false
 		if d.fragOn {
@@ -119,7 +126,8 @@ func (d *aacDepacketizer) push(p *rtp.Packet) ([]accessUnit, error) {
 	}
 	r := bitReader{b: b[2 : 2+headerBytes], end: headerBits}
 	data := b[2+headerBytes:]
-	var sizes []int
+	sizes := d.sizes[:0]
+	defer func() { d.sizes = sizes[:0] }()
 	for r.pos < r.end {
 		size, ok := r.read(d.sizeLength)
 		idxLen := d.indexDeltaLength
@@ -180,7 +188,7 @@ func (d *aacDepacketizer) push(p *rtp.Packet) ([]accessUnit, error) {
 		switch {
 		case len(d.frag) == d.fragSize:
 			d.fragOn = false
-			return append(out, accessUnit{ts: d.fragTS, nalus: [][]byte{d.pool.Clone(d.frag)}}), nil
+			return append(out, accessUnit{ts: d.fragTS, data: d.pool.Clone(d.frag)}), nil
 		case len(d.frag) > d.fragSize || p.Marker:
 			d.fragOn = false
 			return append(out, accessUnit{ts: d.fragTS, broken: true}),
@@ -196,8 +204,8 @@ func (d *aacDepacketizer) push(p *rtp.Packet) ([]accessUnit, error) {
 		}
 		if n > 0 {
 			out = append(out, accessUnit{
-				ts:    p.Timestamp + uint32(i)*d.frameSamples,
-				nalus: [][]byte{d.pool.Clone(data[:n])},
+				ts:   p.Timestamp + uint32(i)*d.frameSamples,
+				data: d.pool.Clone(data[:n]),
 			})
 		}
 		data = data[n:]

@@ -151,8 +151,8 @@ func TestDepacketizeRoundTrip(t *testing.T) {
 				if au.broken || au.ts != ts[i] {
 					t.Errorf("unit %d: broken=%v ts=%d, want %d", i, au.broken, au.ts, ts[i])
 				}
-				if !equalUnits(au.nalus, c.units[i]) {
-					t.Errorf("unit %d differs: got %s, want %s", i, shape(au.nalus), shape(c.units[i]))
+				if !equalUnits(au.units(), c.units[i]) {
+					t.Errorf("unit %d differs: got %s, want %s", i, shape(au.units()), shape(c.units[i]))
 				}
 			}
 		})
@@ -223,8 +223,8 @@ func TestDepacketizeLoss(t *testing.T) {
 					if lost[u] {
 						t.Errorf("drop %d: unit %d (with the lost packet) delivered intact", drop, u)
 					}
-					if !equalUnits(au.nalus, c.units[u]) {
-						t.Errorf("drop %d: unit %d corrupted: %s", drop, u, shape(au.nalus))
+					if !equalUnits(au.units(), c.units[u]) {
+						t.Errorf("drop %d: unit %d corrupted: %s", drop, u, shape(au.units()))
 					}
 					intact[u] = true
 				}
@@ -264,8 +264,8 @@ func TestDepacketizeNoMarker(t *testing.T) {
 		t.Fatalf("%d units, want %d", len(got), len(units)-1)
 	}
 	for i, au := range got {
-		if au.broken || !equalUnits(au.nalus, units[i]) {
-			t.Errorf("unit %d: broken=%v %s", i, au.broken, shape(au.nalus))
+		if au.broken || !equalUnits(au.units(), units[i]) {
+			t.Errorf("unit %d: broken=%v %s", i, au.broken, shape(au.units()))
 		}
 	}
 }
@@ -299,7 +299,7 @@ func TestDepacketizeMalformed(t *testing.T) {
 			}
 			for _, au := range aus {
 				if !au.broken {
-					t.Errorf("intact unit from a malformed packet: %s", shape(au.nalus))
+					t.Errorf("intact unit from a malformed packet: %s", shape(au.units()))
 				}
 			}
 		})
@@ -323,7 +323,7 @@ func TestAACHeaderVariants(t *testing.T) {
 	}
 	// Two frames of 3 and 2 bytes: headers 000011|00 000010|00 = 16 bits.
 	aus, err := lbr.push(&rtp.Packet{Header: rtp.Header{Timestamp: 100, Marker: true}, Payload: []byte{0, 16, 0x0c, 0x08, 1, 2, 3, 4, 5}})
-	if err != nil || len(aus) != 2 || !bytes.Equal(aus[0].nalus[0], []byte{1, 2, 3}) || !bytes.Equal(aus[1].nalus[0], []byte{4, 5}) ||
+	if err != nil || len(aus) != 2 || !bytes.Equal(aus[0].units()[0], []byte{1, 2, 3}) || !bytes.Equal(aus[1].units()[0], []byte{4, 5}) ||
 		aus[0].ts != 100 || aus[1].ts != 1124 {
 		t.Fatalf("lbr: %+v %v", aus, err)
 	}
@@ -334,7 +334,7 @@ func TestAACHeaderVariants(t *testing.T) {
 	// One frame of 2 bytes: size 13 bits=2, index 3 bits=0, CTS flag 1 + delta 4 bits, RAP 1 bit: 22 bits.
 	// 0000000000010 000 1 0101 1 -> 00000000 00010000 101011xx
 	aus, err = cts.push(&rtp.Packet{Header: rtp.Header{Timestamp: 7, Marker: true}, Payload: []byte{0, 22, 0x00, 0x10, 0xac, 9, 8}})
-	if err != nil || len(aus) != 1 || !bytes.Equal(aus[0].nalus[0], []byte{9, 8}) {
+	if err != nil || len(aus) != 1 || !bytes.Equal(aus[0].units()[0], []byte{9, 8}) {
 		t.Fatalf("cts: %+v %v", aus, err)
 	}
 	if _, err := newAACDepacketizer(map[string]string{"mode": "CELP-cbr", "sizelength": "13"}, 1024); err == nil {
@@ -371,8 +371,8 @@ func TestH265DONL(t *testing.T) {
 		t.Fatalf("got %d units", len(got))
 	}
 	for i := range want {
-		if !equalUnits(got[i].nalus, want[i]) {
-			t.Errorf("unit %d: %x", i, got[i].nalus)
+		if !equalUnits(got[i].units(), want[i]) {
+			t.Errorf("unit %d: %x", i, got[i].units())
 		}
 	}
 }
@@ -381,7 +381,7 @@ func TestH265DONL(t *testing.T) {
 func TestG711(t *testing.T) {
 	var d g711Depacketizer
 	aus, err := d.push(&rtp.Packet{Header: rtp.Header{Timestamp: 160}, Payload: []byte{1, 2, 3}})
-	if err != nil || len(aus) != 1 || aus[0].ts != 160 || !bytes.Equal(aus[0].nalus[0], []byte{1, 2, 3}) {
+	if err != nil || len(aus) != 1 || aus[0].ts != 160 || !bytes.Equal(aus[0].units()[0], []byte{1, 2, 3}) {
 		t.Fatalf("%+v %v", aus, err)
 	}
 	if aus, _ := d.push(&rtp.Packet{}); len(aus) != 0 {

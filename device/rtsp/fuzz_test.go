@@ -118,10 +118,10 @@ func fuzzDepacketizer(t *testing.T, d depacketizer, data []byte, video bool) {
 			if au.broken {
 				continue
 			}
-			if len(au.nalus) == 0 {
+			if len(au.units()) == 0 {
 				t.Fatal("intact unit without data")
 			}
-			for _, n := range au.nalus {
+			for _, n := range au.units() {
 				if len(n) == 0 {
 					t.Fatal("empty NAL unit or frame")
 				}
@@ -176,7 +176,7 @@ func roundTripFuzz(t *testing.T, data []byte, codec media.Codec) {
 				t.Fatal(err)
 			}
 			for _, au := range aus {
-				got = append(got, au.nalus...)
+				got = append(got, au.units()...)
 			}
 		}
 	default:
@@ -196,7 +196,7 @@ func roundTripFuzz(t *testing.T, data []byte, codec media.Codec) {
 				if au.broken {
 					t.Fatal("broken unit")
 				}
-				got = append(got, au.nalus...)
+				got = append(got, au.units()...)
 			}
 		}
 	}

@@ -44,6 +44,8 @@ const (
 	repairLogInterval = 10 * time.Second
 	// udpReadBuffer is the socket receive buffer asked for on UDP.
 	udpReadBuffer = 4 << 20
+	// rtcpBufferSize bounds the RTCP compound packets read over UDP.
+	rtcpBufferSize = 8 << 10
 	// poolShrinkInterval is how often the frame buffers that the source's
 	// pool kept without needing them are dropped: longer than the producer's
 	// fragments, whose acknowledgements give the buffers back.
@@ -71,6 +73,7 @@ type rxTrack struct {
 
 	reorder *reorderer   // UDP only
 	ready   []heldPacket // reused by reorder
+	pkt     rtp.Packet   // the packet being processed, reused (s.mu held)
 
 	// Reception statistics (RFC 3550 appendix A.3 and A.8).
 	seqStarted      bool
@@ -131,6 +134,7 @@ type session struct {
 	syncAt    time.Duration
 	pending   []pendingFrame
 	outBuf    []media.Frame // reused by emit
+	nalus     [][]byte      // reused by handleAU
 	delivered atomic.Uint64
 
 	playAt     time.Duration
@@ -477,8 +481,8 @@ func (s *session) start() {
 	for _, t := range s.tracks {
 		if t.rtpConn != nil {
 			s.wg.Add(2)
-			go s.udpLoop(t, t.rtpConn, false)
-			go s.udpLoop(t, t.rtcpConn, true)
+			go s.rtpLoop(t)
+			go s.rtcpLoop(t)
 		}
 	}
 	go s.tickLoop()
@@ -566,23 +570,54 @@ func (s *session) dispatch(m message, now time.Duration) {
 	}
 }
 
-// udpLoop reads one UDP socket of a track.
-func (s *session) udpLoop(t *rxTrack, c *net.UDPConn, isRTCP bool) {
+// rtpLoop reads the RTP socket of a track, a batch of packets at a time.
+func (s *session) rtpLoop(t *rxTrack) {
 	defer s.wg.Done()
-	buf := make([]byte, 65536)
+	r, err := newUDPReader(t.rtpConn, udpBatch, udpSlot)
+	if err != nil {
+		s.fail(err)
+		return
+	}
 	for {
-		n, from, err := c.ReadFromUDPAddrPort(buf)
+		pkts, err := r.read()
+		if err != nil {
+			return
+		}
+		now := s.src.now()
+		truncated := false
+		s.mu.Lock()
+		for _, p := range pkts {
+			switch {
+			case s.serverIP.IsValid() && p.from != s.serverIP:
+				// not from the server
+			case p.truncated:
+				truncated = true // lost: its sequence number will be missing
+			default:
+				s.rtpLocked(t, p.data, now)
+			}
+		}
+		s.mu.Unlock()
+		if truncated && r.slot < udpMaxPacket {
+			s.log.Warn("rtsp: RTP packet larger than a batch slot: reading one packet at a time from now on",
+				"track", t.idx+1, "slot", r.slot)
+			r.resize(1, udpMaxPacket)
+		}
+	}
+}
+
+// rtcpLoop reads the RTCP socket of a track.
+func (s *session) rtcpLoop(t *rxTrack) {
+	defer s.wg.Done()
+	buf := make([]byte, rtcpBufferSize)
+	for {
+		n, from, err := t.rtcpConn.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			return
 		}
 		if s.serverIP.IsValid() && from.Addr().Unmap() != s.serverIP {
 			continue // not from the server
 		}
-		if isRTCP {
-			s.handleRTCP(t, buf[:n], s.src.now())
-		} else {
-			s.handleRTP(t, buf[:n], s.src.now())
-		}
+		s.handleRTCP(t, buf[:n], s.src.now())
 	}
 }
 
@@ -665,19 +700,25 @@ func (s *session) tickLoop() {
 
 // handleRTP processes one RTP packet of track t.
 func (s *session) handleRTP(t *rxTrack, buf []byte, now time.Duration) {
-	var p rtp.Packet
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rtpLocked(t, buf, now)
+}
+
+// rtpLocked processes one RTP packet of track t (s.mu held); buf may be
+// reused afterwards.
+func (s *session) rtpLocked(t *rxTrack, buf []byte, now time.Duration) {
+	p := &t.pkt
 	if err := p.Unmarshal(buf); err != nil || p.PayloadType != t.spec.pt {
 		return
 	}
 	s.lastPacket.Store(int64(max(now, 1)))
 	s.src.stats.packets.Add(1)
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if t.reorder == nil {
-		s.processRTP(t, &p, now)
+		s.processRTP(t, p, now)
 		return
 	}
-	ready := t.reorder.push(&p, now, t.ready[:0])
+	ready := t.reorder.push(p, now, t.ready[:0])
 	for _, h := range ready {
 		s.processRTP(t, h.p, h.at)
 	}
@@ -850,17 +891,17 @@ func (s *session) handleAU(t *rxTrack, au accessUnit, arrival time.Duration) {
 		src.stats.dropped.Add(1)
 		if t.spec.kind == media.KindVideo {
 			t.needKey = true
-			src.pool.Put(au.avcc)
 		}
 		return
 	}
-	data, key := []byte(nil), true
+	data, key := au.data, true
 	if t.spec.kind == media.KindVideo {
-		src.inBandParameterSets(t.idx, au.nalus)
-		all := len(au.nalus)
-		kept := au.nalus[:0]
+		nalus := au.appendUnits(s.nalus[:0])
+		defer func() { clear(nalus); s.nalus = nalus[:0] }()
+		src.inBandParameterSets(t.idx, nalus)
+		kept := nalus[:0]
 		size := 0
-		for _, n := range au.nalus {
+		for _, n := range nalus {
 			if !keepNALU(t.spec.codec, n) {
 				continue
 			}
@@ -868,6 +909,7 @@ func (s *session) handleAU(t *rxTrack, au accessUnit, arrival time.Duration) {
 			size += 4 + len(n)
 		}
 		if len(kept) == 0 {
+			src.pool.Put(au.data)
 			return
 		}
 		if t.spec.codec == media.CodecH265 {
@@ -877,17 +919,15 @@ func (s *session) handleAU(t *rxTrack, au accessUnit, arrival time.Duration) {
 		}
 		if t.needKey && !key || !src.hasConfig(t.idx) {
 			src.stats.dropped.Add(1)
+			src.pool.Put(au.data)
 			return
 		}
 		t.needKey = false
-		if len(kept) == all && len(au.avcc) == size {
-			data = au.avcc // already the frame: every NAL unit kept, in order
-		} else {
+		if len(au.data) != size {
+			// Delimiters or filler dropped: the frame is the rest.
 			data = h264.AppendLengthPrefixed(src.pool.Get(size)[:0], kept...)
-			src.pool.Put(au.avcc) // parameter sets taken from it were copied
+			src.pool.Put(au.data) // parameter sets taken from it were copied
 		}
-	} else {
-		data = au.nalus[0]
 	}
 	src.stats.frames.Add(1)
 	pf := pendingFrame{t: t, ts: au.ts, arrival: arrival, data: data, key: key}
