@@ -184,6 +184,7 @@ type camera struct {
 	noSR      bool                                                   // send no RTCP sender reports
 	udp       string                                                 // "refuse" (461), "silent" (accept, send nothing) or "serve"
 	shuffle   bool                                                   // over UDP, send every 7th video packet after the next one
+	mtu       int                                                    // video RTP payload size (default 1200)
 	timeout   int                                                    // Session timeout, seconds
 	digest    string                                                 // "user:pass": require Digest authentication
 	tsOffset  func(session int, elapsed time.Duration) time.Duration // shifts the camera's RTP clock
@@ -568,7 +569,11 @@ func (c *camera) stream(ctx context.Context, cc *camConn, session int) {
 			for _, n := range au {
 				annexB = append(append(annexB, 0, 0, 0, 1), n...)
 			}
-			payloads := payloader.Payload(1200, annexB)
+			mtu := 1200
+			if c.mtu > 0 {
+				mtu = c.mtu
+			}
+			payloads := payloader.Payload(uint16(mtu), annexB)
 			for i, p := range payloads {
 				pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 96, SequenceNumber: vSeq, SSRC: 1,
 					Timestamp: ts(vBase, vRate, pAt, vAt), Marker: i == len(payloads)-1}, Payload: p}

@@ -12,8 +12,10 @@
 // RTSP connection (WithTransport; Auto tries UDP first and stays on TCP once
 // UDP failed). GET_PARAMETER, or OPTIONS, keeps the session alive at half
 // its timeout (a Digest nonce that expires meanwhile is answered again), and
-// RTCP receiver reports go back to the camera. Over UDP, packets that arrive
-// out of order are put back in sequence (up to 50 ms or 32 packets).
+// RTCP receiver reports go back to the camera. Over UDP, the RTP packets are
+// read in batches (recvmmsg on Linux: one system call for all the packets
+// that arrived), and packets that arrive out of order are put back in
+// sequence (up to 50 ms or 32 packets).
 //
 // # Frames
 //

@@ -555,6 +555,8 @@ func (s *Source) Close() error {
 
 // Recycle gives a frame's Data back once the consumer is done with it (for
 // the producer: once its fragment is acknowledged); later access units are
-// gathered into that memory instead of new allocations. Nothing may use the
-// Data afterwards. It implements kvskit/device's Recycler.
+// gathered into that memory instead of new allocations. Buffers that stay
+// unused for 10 s are dropped, so the source keeps about what the consumer
+// holds at once. Nothing may use the Data afterwards. It implements
+// kvskit/device's Recycler.
 func (s *Source) Recycle(f media.Frame) { s.pool.Put(f.Data) }

@@ -1,0 +1,147 @@
+package rtsp
+
+import (
+	"bytes"
+	"net"
+	"net/netip"
+	"runtime"
+	"testing"
+	"time"
+
+	"kvskit/media"
+	"kvskit/media/h264"
+)
+
+// udpPair returns a receiving socket and a sender connected to it.
+func udpPair(t *testing.T) (rx *net.UDPConn, tx *net.UDPConn) {
+	t.Helper()
+	rx, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rx.Close() })
+	tx, err = net.DialUDP("udp", nil, rx.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Close() })
+	return rx, tx
+}
+
+// readPackets reads until n datagrams came, copying them; it returns them and
+// the number of reads it took.
+func readPackets(t *testing.T, r *udpReader, rx *net.UDPConn, n int) (got []udpPacket, reads int) {
+	t.Helper()
+	_ = rx.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for len(got) < n {
+		pkts, err := r.read()
+		if err != nil {
+			t.Fatalf("after %d datagrams: %v", len(got), err)
+		}
+		reads++
+		for _, p := range pkts {
+			p.data = bytes.Clone(p.data)
+			got = append(got, p)
+		}
+	}
+	return got, reads
+}
+
+// TestUDPReaderBatch: datagrams waiting in the socket come in order, with
+// their sender's address, several per read on Linux.
+func TestUDPReaderBatch(t *testing.T) {
+	rx, tx := udpPair(t)
+	r, err := newUDPReader(rx, 8, udpSlot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 20
+	var sent [][]byte
+	for i := range n {
+		b := bytes.Repeat([]byte{byte(i)}, 100+i*70) // up to 1430 bytes
+		if _, err := tx.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		sent = append(sent, b)
+	}
+	got, reads := readPackets(t, r, rx, n)
+	if len(got) != n {
+		t.Fatalf("%d datagrams, sent %d", len(got), n)
+	}
+	want := netip.MustParseAddr("127.0.0.1")
+	for i, p := range got {
+		if !bytes.Equal(p.data, sent[i]) || p.truncated || p.from != want {
+			t.Errorf("datagram %d: %d bytes (sent %d), truncated %v, from %v", i, len(p.data), len(sent[i]), p.truncated, p.from)
+		}
+	}
+	if runtime.GOOS == "linux" && reads > 3 {
+		t.Errorf("%d reads for %d waiting datagrams in batches of 8", reads, n)
+	}
+}
+
+// TestUDPReaderTruncated: a datagram larger than its slot is told apart, the
+// next one is intact, and after resize a large one comes whole.
+func TestUDPReaderTruncated(t *testing.T) {
+	rx, tx := udpPair(t)
+	r, err := newUDPReader(rx, 4, udpSlot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 3000)
+	for i := range big {
+		big[i] = byte(i)
+	}
+	small := []byte("small")
+	for _, b := range [][]byte{big, small} {
+		if _, err := tx.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := readPackets(t, r, rx, 2)
+	if !got[0].truncated || len(got[0].data) != udpSlot || !bytes.Equal(got[0].data, big[:udpSlot]) {
+		t.Errorf("large datagram: truncated %v, %d bytes", got[0].truncated, len(got[0].data))
+	}
+	if got[1].truncated || string(got[1].data) != "small" {
+		t.Errorf("next datagram: truncated %v, %q", got[1].truncated, got[1].data)
+	}
+	r.resize(1, udpMaxPacket)
+	if _, err := tx.Write(big); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = readPackets(t, r, rx, 1)
+	if got[0].truncated || !bytes.Equal(got[0].data, big) {
+		t.Errorf("after resize: truncated %v, %d bytes", got[0].truncated, len(got[0].data))
+	}
+}
+
+// TestCameraUDPLargePackets plays over UDP a camera whose video packets are
+// larger than a batch slot: the first large ones are lost, then the source
+// reads them whole and the frames are the clip's, in sequence.
+func TestCameraUDPLargePackets(t *testing.T) {
+	cam := newCamera(t, func(c *camera) { c.udp, c.mtu, c.audio = "serve", 6000, false })
+	index := map[string]int{}
+	for i, au := range cam.clip.video {
+		index[string(h264.AppendLengthPrefixed(nil, au...))] = i
+	}
+	s := openCamera(t, cam.url(""), WithTransport(UDP))
+	c := newCollector(t, s)
+	video, gaps, last := 0, 0, -1
+	c.read(20*time.Second, func(f media.Frame) bool {
+		i, ok := index[string(f.Data)]
+		if !ok {
+			t.Fatalf("video frame %d is none of the clip's", video)
+		}
+		if last >= 0 && i != (last+1)%len(cam.clip.video) {
+			gaps++
+		}
+		last = i
+		video++
+		return video == 75
+	})
+	if gaps > 1 {
+		t.Errorf("%d gaps in the sequence of frames", gaps)
+	}
+	if st := s.Stats(); st.Transport != UDP {
+		t.Errorf("stats %+v", st)
+	}
+}
