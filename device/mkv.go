@@ -36,10 +36,36 @@ type mkvDemuxer struct {
 	out     packetQueue // packets ready to be returned
 	eof     bool
 	badData int
+	raw     []byte // pooled buffer the block being read went into, or nil
+}
+
+// blockSpaceMin is the size from which a block is read into a pooled
+// buffer of its own (blockSpace); smaller ones, audio frames above all, are
+// copied out of the Reader's buffer.
+const blockSpaceMin = 8 << 10
+
+// blockSpace gives the Reader a pooled buffer to read a large block into:
+// the block's only frame then becomes the packet's data without a copy.
+func (d *mkvDemuxer) blockSpace(n int) []byte {
+	d.putRaw()
+	if n < blockSpaceMin {
+		return nil
+	}
+	d.raw = d.pool.Get(n)
+	return d.raw
+}
+
+// putRaw gives the block buffer back unless a packet took it.
+func (d *mkvDemuxer) putRaw() {
+	if d.raw != nil {
+		d.pool.Put(d.raw)
+		d.raw = nil
+	}
 }
 
 func newMKVDemuxer(r io.Reader, cfg *config) (*mkvDemuxer, error) {
-	d := &mkvDemuxer{r: mkv.NewReader(r), log: cfg.log, pool: cfg.pool, byNum: map[uint64]*mkvTrack{}, scale: mkv.DefaultTimecodeScale}
+	d := &mkvDemuxer{log: cfg.log, pool: cfg.pool, byNum: map[uint64]*mkvTrack{}, scale: mkv.DefaultTimecodeScale}
+	d.r = mkv.NewReader(r, mkv.WithBlockSpace(d.blockSpace))
 	for {
 		ev, err := d.r.Next()
 		if err == io.EOF {
@@ -222,6 +248,7 @@ func (d *mkvDemuxer) next() (packet, error) {
 			continue
 		}
 		if err != nil {
+			d.putRaw()
 			return packet{}, mkvError(err)
 		}
 		switch ev.Type {
@@ -233,6 +260,7 @@ func (d *mkvDemuxer) next() (packet, error) {
 			d.cluster = ev.Timecode
 		case mkv.EventBlock:
 			d.block(&ev.Block)
+			d.putRaw()
 		}
 	}
 }
@@ -263,7 +291,13 @@ func (d *mkvDemuxer) block(b *mkv.Block) {
 		ts := base + int64(i)*t.frameDur
 		p := packet{track: t.idx, pts: ts, dts: ts, key: b.Key}
 		if t.dts != nil {
-			data, ok := videoPayload(d.pool, f, t.lengthSize)
+			var data []byte
+			ok := true
+			if d.raw != nil && len(b.Frames) == 1 && t.lengthSize == 4 && validAVCC(f) {
+				data, d.raw = f, nil // read into a buffer of its own: take it
+			} else {
+				data, ok = videoPayload(d.pool, f, t.lengthSize)
+			}
 			if !ok {
 				d.badData++
 				if d.badData == 1 {
