@@ -258,3 +258,38 @@ func TestTestPatternIsPacedAndCloses(t *testing.T) {
 		t.Fatalf("unknown scheme: %v", err)
 	}
 }
+
+// Reading the looped sample clip unpaced: Loop demuxes the clip on every pass
+// (recycling nothing here), the test pattern hands out frames demuxed once.
+func BenchmarkLoopedClip(b *testing.B) {
+	b.Run("Loop", func(b *testing.B) {
+		l, err := Loop(sampleclip.MKV)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer l.Close()
+		benchFrames(b, l.ReadFrame)
+	})
+	b.Run("TestPattern", func(b *testing.B) {
+		tp, err := newClipPattern(sampleclip.MKV)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tp.origin = time.Now().Add(-time.Hour)
+		defer tp.Close()
+		benchFrames(b, tp.ReadFrame)
+	})
+}
+
+func benchFrames(b *testing.B, read func() (media.Frame, error)) {
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		fr, err := read()
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += len(fr.Data)
+	}
+	b.SetBytes(int64(n / max(b.N, 1)))
+}
