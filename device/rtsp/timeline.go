@@ -47,7 +47,11 @@ func (u *unwrapper) peek(ts uint32) int64 {
 
 // ticks converts d clock ticks at rate Hz to a duration without overflow.
 func ticks(d, rate int64) time.Duration {
-	return time.Duration(d/rate)*time.Second + time.Duration(d%rate*int64(time.Second)/rate)
+	q, r := d/rate, d%rate
+	if r < 0 { // round down, before the anchor too
+		q, r = q-1, r+rate
+	}
+	return time.Duration(q)*time.Second + time.Duration(r*int64(time.Second)/rate)
 }
 
 // ntpDuration converts a 64-bit NTP timestamp to a duration since the NTP

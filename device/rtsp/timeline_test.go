@@ -24,8 +24,17 @@ func TestTicks(t *testing.T) {
 	if got := ticks(90000*3600*24*365, 90000); got != 365*24*time.Hour {
 		t.Errorf("a year of 90 kHz ticks = %v", got)
 	}
-	if got := ticks(-1024, 48000); got != -21333333*time.Nanosecond {
+	if got := ticks(-1024, 48000); got != -21333334*time.Nanosecond {
 		t.Errorf("negative: %v", got)
+	}
+	// Rounded down on both sides of the anchor, times a whole number of
+	// nanoseconds apart stay exactly that far apart: a unit just before a
+	// sender report and one 2 s later are 2 s apart, not 1.999999999 s
+	// (which would make a fragment of 2 s cut a key frame later).
+	for _, d := range []int64{-1, -3000, -44999, -90001, 1, 3000} {
+		if got := ticks(d+180000, 90000) - ticks(d, 90000); got != 2*time.Second {
+			t.Errorf("ticks(%d+2 s) - ticks(%d) = %v", d, d, got)
+		}
 	}
 	if got := ntpDuration(3<<32 | 1<<31); got != 3500*time.Millisecond {
 		t.Errorf("ntp: %v", got)
