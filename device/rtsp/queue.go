@@ -28,6 +28,7 @@ type queuedFrame struct {
 type frameQueue struct {
 	mu        sync.Mutex
 	q         [][]queuedFrame
+	room      [][]queuedFrame // the arrays of q, from their start
 	video     []bool
 	lastPush  []time.Duration
 	trackLast []time.Duration
@@ -58,6 +59,7 @@ func (q *frameQueue) setTracks(kinds []media.Kind, now time.Duration) {
 	}
 	n := len(kinds)
 	q.q = make([][]queuedFrame, n)
+	q.room = make([][]queuedFrame, n)
 	q.video = make([]bool, n)
 	q.lastPush = make([]time.Duration, n)
 	q.trackLast = make([]time.Duration, n)
@@ -94,7 +96,11 @@ func (q *frameQueue) push(i int, f media.Frame, now time.Duration) {
 	for q.frames > 0 && (q.frames >= maxQueueFrames || q.bytes+len(f.Data) > maxQueueBytes) {
 		q.dropOldest()
 	}
+	c := cap(q.q[i])
 	q.q[i] = append(q.q[i], queuedFrame{f: f, enq: now})
+	if cap(q.q[i]) != c {
+		q.room[i] = q.q[i][:0] // a new array
+	}
 	q.frames++
 	q.bytes += len(f.Data)
 	q.signal()
@@ -129,9 +135,13 @@ func (q *frameQueue) dropOldest() {
 func (q *frameQueue) popFront(i int) queuedFrame {
 	f := q.q[i][0]
 	q.q[i][0] = queuedFrame{}
-	q.q[i] = q.q[i][1:]
-	if len(q.q[i]) == 0 {
-		q.q[i] = nil
+	switch {
+	case len(q.q[i]) > 1:
+		q.q[i] = q.q[i][1:]
+	case cap(q.room[i]) <= 64:
+		q.q[i] = q.room[i][:0] // the next frames reuse the room: no allocation per frame
+	default:
+		q.q[i], q.room[i] = nil, nil // after a backlog
 	}
 	q.frames--
 	q.bytes -= len(f.f.Data)
