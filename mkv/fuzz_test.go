@@ -61,6 +61,23 @@ func FuzzReader(f *testing.F) {
 				t.Fatalf("offset %d beyond %d bytes", r.Offset(), len(data))
 			}
 		}
+		// Blocks read into the caller's memory (those of odd sizes): the
+		// same events and the same end.
+		want, wantErr := readEvents(data, WithMaxElementSize(1<<20))
+		got, gotErr := readEvents(data, WithMaxElementSize(1<<20), WithBlockSpace(func(n int) []byte {
+			if n%2 == 0 {
+				return nil
+			}
+			return make([]byte, n)
+		}))
+		if len(got) != len(want) || (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("with block space: %d events, %v; without: %d events, %v", len(got), gotErr, len(want), wantErr)
+		}
+		for i := range want {
+			if got[i].Type != want[i].Type || got[i].Offset != want[i].Offset || !bytes.Equal(got[i].Raw, want[i].Raw) {
+				t.Fatalf("event %d differs with block space", i)
+			}
+		}
 	})
 }
 
