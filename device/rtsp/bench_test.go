@@ -55,7 +55,7 @@ func BenchmarkReceiveTCP(b *testing.B) {
 		}
 		br := bufio.NewReaderSize(bytes.NewReader(stream), readerSize)
 		for {
-			m, err := readMessage(br)
+			m, err := readMessageInto(br, &s.rbuf)
 			if err != nil {
 				break
 			}

@@ -115,14 +115,19 @@ type message struct {
 
 // readMessage reads the next message of an RTSP connection. Interleaved
 // payloads are freshly allocated.
-func readMessage(br *bufio.Reader) (message, error) {
+func readMessage(br *bufio.Reader) (message, error) { return readMessageInto(br, nil) }
+
+// readMessageInto is readMessage reading an interleaved packet's payload into
+// *buf (grown when too small) rather than a new slice: the payload is valid
+// until the next call with the same buf. A nil buf allocates.
+func readMessageInto(br *bufio.Reader, buf *[]byte) (message, error) {
 	for empty := 0; ; empty++ {
 		c, err := br.Peek(1)
 		if err != nil {
 			return message{}, err
 		}
 		if c[0] == '$' {
-			return readInterleaved(br)
+			return readInterleaved(br, buf)
 		}
 		if c[0] != '\r' && c[0] != '\n' {
 			break
@@ -158,14 +163,24 @@ func readMessage(br *bufio.Reader) (message, error) {
 	return message{channel: -1, req: r}, nil
 }
 
-// readInterleaved reads one $-framed binary packet.
-func readInterleaved(br *bufio.Reader) (message, error) {
+// readInterleaved reads one $-framed binary packet, into *buf when buf is not
+// nil.
+func readInterleaved(br *bufio.Reader, buf *[]byte) (message, error) {
 	var h [4]byte
 	if _, err := io.ReadFull(br, h[:]); err != nil {
 		return message{}, unexpectedEOF(err)
 	}
 	n := int(binary.BigEndian.Uint16(h[2:]))
-	p := make([]byte, n)
+	var p []byte
+	switch {
+	case buf == nil:
+		p = make([]byte, n)
+	case cap(*buf) < n:
+		*buf = make([]byte, n, max(n, 2048))
+		p = *buf
+	default:
+		p = (*buf)[:n]
+	}
 	if _, err := io.ReadFull(br, p); err != nil {
 		return message{}, unexpectedEOF(err)
 	}

@@ -175,3 +175,26 @@ func TestParseSession(t *testing.T) {
 		t.Error("empty id accepted")
 	}
 }
+
+// TestReadMessageInto: interleaved payloads are read into the given buffer,
+// reused from packet to packet, and still come out whole.
+func TestReadMessageInto(t *testing.T) {
+	var stream []byte
+	stream = appendInterleaved(stream, 0, bytes.Repeat([]byte{1}, 1500))
+	stream = appendInterleaved(stream, 1, []byte{2, 2, 2})
+	stream = appendInterleaved(stream, 2, bytes.Repeat([]byte{3}, 3000))
+	br := bufio.NewReaderSize(bytes.NewReader(stream), readerSize)
+	var buf []byte
+	var first *byte
+	for i, want := range [][]byte{bytes.Repeat([]byte{1}, 1500), {2, 2, 2}, bytes.Repeat([]byte{3}, 3000)} {
+		m, err := readMessageInto(br, &buf)
+		if err != nil || m.channel != i || !bytes.Equal(m.payload, want) {
+			t.Fatalf("packet %d: channel %d, %d bytes, %v", i, m.channel, len(m.payload), err)
+		}
+		if i == 0 {
+			first = &m.payload[0]
+		} else if i == 1 && &m.payload[0] != first {
+			t.Error("the second payload did not reuse the buffer")
+		}
+	}
+}

@@ -113,6 +113,7 @@ type session struct {
 
 	conn net.Conn
 	br   *bufio.Reader
+	rbuf []byte // interleaved payloads after PLAY, reused by readLoop
 
 	wmu  sync.Mutex // serializes writes on conn, cseq and auth
 	wbuf []byte
@@ -536,7 +537,7 @@ func (s *session) readLoop() {
 	defer s.wg.Done()
 	defer s.readDead.Store(true)
 	for {
-		m, err := readMessage(s.br)
+		m, err := readMessageInto(s.br, &s.rbuf)
 		if err != nil {
 			if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
 				err = fmt.Errorf("%w: connection closed", ErrSessionEnded)
