@@ -166,11 +166,12 @@ func readMessageInto(br *bufio.Reader, buf *[]byte) (message, error) {
 // readInterleaved reads one $-framed binary packet, into *buf when buf is not
 // nil.
 func readInterleaved(br *bufio.Reader, buf *[]byte) (message, error) {
-	var h [4]byte
-	if _, err := io.ReadFull(br, h[:]); err != nil {
+	h, err := br.Peek(4) // not a local array: it would escape through io.ReadFull
+	if err != nil {
 		return message{}, unexpectedEOF(err)
 	}
-	n := int(binary.BigEndian.Uint16(h[2:]))
+	ch, n := int(h[1]), int(binary.BigEndian.Uint16(h[2:]))
+	_, _ = br.Discard(4)
 	var p []byte
 	switch {
 	case buf == nil:
@@ -184,7 +185,7 @@ func readInterleaved(br *bufio.Reader, buf *[]byte) (message, error) {
 	if _, err := io.ReadFull(br, p); err != nil {
 		return message{}, unexpectedEOF(err)
 	}
-	return message{channel: int(h[1]), payload: p}, nil
+	return message{channel: ch, payload: p}, nil
 }
 
 // readResponse reads messages until a response, skipping interleaved frames
