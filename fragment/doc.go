@@ -10,7 +10,8 @@
 //     track, are dropped and counted. A new fragment starts at the first video
 //     key frame at or after Start + target duration (default 2 s). Without a
 //     video track, or with key-frame fragmentation off, a fragment is cut at
-//     the first frame of any track at or after Start + target duration.
+//     the first frame of any track at or after Start + target duration. A
+//     frame less than half a timecode unit short of that counts as at it.
 //   - A fragment never lasts longer than the maximum duration (default 20 s)
 //     and never holds a frame whose block timecode relative to the cluster
 //     falls outside int16 (in timecode units, default 1 ms). When a frame

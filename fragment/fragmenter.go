@@ -196,11 +196,12 @@ func (f *Fragmenter) Push(fr media.Frame) (*Fragment, error) {
 		startT := time.Duration(f.start) * f.unit
 		rel := f.unitOf(fr.PTS) - f.start
 		end := fr.PTS + est
-		var due bool
+		// A frame less than half a timecode unit short of the target is
+		// due too: a camera clock being corrected puts key frames a hair
+		// early, and waiting for the next one would double the fragment.
+		due := fr.PTS+f.unit/2 >= startT+f.target
 		if f.keyFrames && f.video >= 0 {
-			due = videoKey && fr.PTS >= startT+f.target
-		} else {
-			due = fr.PTS >= startT+f.target
+			due = due && videoKey
 		}
 		overRange := rel > math.MaxInt16 || rel < math.MinInt16
 		overLong := end-startT > f.maxDur

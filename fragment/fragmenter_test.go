@@ -54,6 +54,23 @@ func tableCases() []tableCase {
 			},
 		},
 		{
+			// A camera clock being corrected: every key frame comes 100 us
+			// (less than half a timecode unit) before its 2 s mark. Each
+			// is still due; waiting for the next would make 4 s fragments.
+			name: "key frames a hair early",
+			build: func() scenario {
+				v := videoFrames(300, gop(60, 0))
+				for i := range v {
+					if i > 0 && v[i].Key {
+						v[i].PTS -= 100 * time.Microsecond
+						v[i].DTS = v[i].PTS
+					}
+				}
+				return scenario{params: defaultParams(videoTrack), frames: tag(v)}
+			},
+			starts: ms(0, 1999, 3999, 5999, 7999), // starts are whole ms, rounded down
+		},
+		{
 			name: "key every 3s",
 			build: func() scenario {
 				return scenario{params: va, frames: av(videoFrames(300, gop(90, 0)), 10*time.Second)}
