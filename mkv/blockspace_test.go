@@ -108,16 +108,9 @@ func TestShortReads(t *testing.T) {
 		"data+err": iotest.DataErrReader,
 	} {
 		r := NewReader(wrap(bytes.NewReader(data)))
-		var got []Event
-		for {
-			ev, err := r.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			got = append(got, copyEvent(ev))
+		got, err := eventsOf(r)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%s: events differ from those read at once", name)

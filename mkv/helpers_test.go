@@ -24,7 +24,11 @@ func copyEvent(ev *Event) Event {
 // readEvents reads data to the end, returning copies of all events and the
 // final error (nil at a clean io.EOF).
 func readEvents(data []byte, opts ...ReaderOption) ([]Event, error) {
-	r := NewReader(bytes.NewReader(data), opts...)
+	return eventsOf(NewReader(bytes.NewReader(data), opts...))
+}
+
+// eventsOf reads r to the end like readEvents.
+func eventsOf(r *Reader) ([]Event, error) {
 	var evs []Event
 	for {
 		ev, err := r.Next()
