@@ -51,11 +51,7 @@ CGO_ENABLED=0 go build -o "$work/discard" ./bench/discard
 CGO_ENABLED=0 go test -c -o "$work/producer.test" ./producer
 before=${KVSKIT_BENCH_BEFORE:-}
 if [ -n "$before" ]; then
-	mkdir "$work/before-src"
-	git archive "$before" | tar -x -C "$work/before-src"
-	(cd "$work/before-src" && CGO_ENABLED=0 go build -o "$work/kvs-before" ./cmd/kvs)
-	rm -rf "$work/before-src"
-	before=$(git rev-parse --short "$before")
+	before=$(scripts/build-kvs-at.sh "$before" "$work/kvs-before")
 fi
 
 # --- inputs ----------------------------------------------------------------

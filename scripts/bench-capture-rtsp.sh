@@ -30,11 +30,7 @@ work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 CGO_ENABLED=0 go build -o "$work/kvs" ./cmd/kvs
 if [ -n "$before" ]; then
-	mkdir "$work/before-src"
-	git archive "$before" | tar -x -C "$work/before-src"
-	(cd "$work/before-src" && CGO_ENABLED=0 go build -o "$work/kvs-before" ./cmd/kvs)
-	rm -rf "$work/before-src"
-	before=$(git rev-parse --short "$before")
+	before=$(scripts/build-kvs-at.sh "$before" "$work/kvs-before")
 fi
 ffmpeg -v error -f lavfi -i "testsrc2=size=1920x1080:rate=30" -t $((secs + 15)) -c:v libx264 -preset ultrafast \
 	-b:v 8M -maxrate 8M -bufsize 8M -g 60 -bf 0 "$work/cam.mkv"
