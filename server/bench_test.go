@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"kvskit/internal/awsauth"
+	"kvskit/internal/testenv"
 	"kvskit/media"
 	"kvskit/mkv"
 )
@@ -376,19 +377,7 @@ func diskPeer(b *testing.B, n, size, inflight int) time.Duration {
 		data[i] = byte(i * 7)
 	}
 	write := func(i int) error {
-		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%08d.frag", i)))
-		if err != nil {
-			return err
-		}
-		if _, err := f.Write(data); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return err
-		}
-		return f.Close()
+		return testenv.WriteSynced(filepath.Join(dir, fmt.Sprintf("%08d.frag", i)), data)
 	}
 	start := time.Now()
 	sem := make(chan struct{}, inflight)

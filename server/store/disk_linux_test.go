@@ -7,6 +7,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"kvskit/internal/testenv"
 )
 
 // BenchmarkDiskSyncs measures what the file system itself does for the
@@ -99,19 +101,7 @@ func BenchmarkDiskSyncs(b *testing.B) {
 // writeSynced creates a file with data and makes it durable, and its
 // directory entry too if dirSync is set.
 func writeSynced(path string, data []byte, dirSync bool) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	if err := testenv.WriteSynced(path, data); err != nil {
 		return err
 	}
 	if !dirSync {
