@@ -125,21 +125,31 @@ func TestVMListDevices(t *testing.T) {
 	}
 }
 
+// openVMEncoded opens a raw vivid capture at the VM test size, encoded by
+// pcmEncoder, and checks its one H.264 track. The source is closed when
+// the test ends.
+func openVMEncoded(t *testing.T, ctx context.Context, url string) *Source {
+	t.Helper()
+	src, err := Open(ctx, url, WithEncoder(pcmEncoder{keyint: vmCaptureKeyint}), WithLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	tr := src.Tracks()
+	if len(tr) != 1 || tr[0].Codec != media.CodecH264 || tr[0].Width != vmCaptureW || tr[0].Height != vmCaptureH {
+		t.Fatalf("tracks %+v", tr)
+	}
+	return src
+}
+
 func TestVMCaptureEncodeMKV(t *testing.T) {
 	needVM(t)
 	v := findDevice(t, "vivid capture device", isVivid)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	url := fmt.Sprintf("v4l2://%s?format=yuyv&width=%d&height=%d&fps=%d&capture=native", v.Path, vmCaptureW, vmCaptureH, vmCaptureFPS)
-	src, err := Open(ctx, url, WithEncoder(pcmEncoder{keyint: vmCaptureKeyint}), WithLogger(testLogger(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
+	src := openVMEncoded(t, ctx, url)
 	tr := src.Tracks()
-	if len(tr) != 1 || tr[0].Codec != media.CodecH264 || tr[0].Width != vmCaptureW || tr[0].Height != vmCaptureH {
-		t.Fatalf("tracks %+v", tr)
-	}
 	if _, err := h264.ParseAVCC(tr[0].CodecPrivate); err != nil {
 		t.Fatalf("CodecPrivate: %v", err)
 	}

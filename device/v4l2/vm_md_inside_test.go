@@ -17,7 +17,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"kvskit/media"
 )
 
 // mdRun is what an in-VM mediadevices capture reports to the host.
@@ -86,15 +85,7 @@ func TestVMCaptureMediadevices(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			url := fmt.Sprintf("v4l2://%s?format=%s&width=%d&height=%d&fps=%d&capture=mediadevices", v.Path, pf, vmCaptureW, vmCaptureH, vmCaptureFPS)
-			src, err := Open(ctx, url, WithEncoder(pcmEncoder{keyint: vmCaptureKeyint}), WithLogger(testLogger(t)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer src.Close()
-			tr := src.Tracks()
-			if len(tr) != 1 || tr[0].Codec != media.CodecH264 || tr[0].Width != vmCaptureW || tr[0].Height != vmCaptureH {
-				t.Fatalf("tracks %+v", tr)
-			}
+			src := openVMEncoded(t, ctx, url)
 			fourcc, _ := pf.fourcc()
 			st := src.Stats()
 			if st.Capture != "mediadevices" || st.PixelFormat != fourccString(fourcc) || st.FPS != vmCaptureFPS || st.Encoder != "custom" ||
