@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
 )
 
 // mdRun is what an in-VM mediadevices capture reports to the host.
