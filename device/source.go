@@ -165,9 +165,15 @@ func OpenFile(path string, opts ...Option) (Source, error) {
 		}
 	}
 	var d demuxer
-	if format == FormatMP4 && fi.Mode().IsRegular() {
+	switch {
+	case format == FormatMP4 && fi.Mode().IsRegular():
 		d, err = newMP4FileDemuxer(f, fi.Size(), cfg)
-	} else {
+	case format == FormatMKV:
+		// The Matroska reader buffers what it reads and reads large blocks
+		// straight into frame buffers: a buffer of our own in between
+		// would copy every block once more.
+		d, err = newMKVDemuxer(f, cfg)
+	default:
 		d, err = newDemuxer(format, bufio.NewReaderSize(f, readBufferSize), cfg)
 	}
 	if err != nil {

@@ -1,6 +1,9 @@
 package server
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // fragBufKept bounds the bytes of fragment buffers kept for reuse.
 const fragBufKept = 32 << 20
@@ -48,4 +51,38 @@ func (p *fragBufs) put(b []byte) {
 	}
 	p.free = append(p.free, b[:0])
 	p.bytes += cap(b)
+}
+
+// fragRef counts the holders of the buffer of a fragment that is not
+// stored (retention 0): the hub while it keeps the fragment for live
+// readers, and each reader while it writes it. The last release gives the
+// buffer back to the free list. A nil fragRef (a stored fragment, read
+// from the store) does nothing.
+type fragRef struct {
+	n    atomic.Int32
+	buf  []byte
+	bufs *fragBufs
+}
+
+// newFragRef returns a reference to buf held once.
+func newFragRef(bufs *fragBufs, buf []byte) *fragRef {
+	r := &fragRef{buf: buf, bufs: bufs}
+	r.n.Store(1)
+	return r
+}
+
+func (r *fragRef) retain() {
+	if r != nil {
+		r.n.Add(1)
+	}
+}
+
+func (r *fragRef) release() {
+	if r == nil {
+		return
+	}
+	if r.n.Add(-1) == 0 {
+		r.bufs.put(r.buf)
+		r.buf = nil
+	}
 }

@@ -11,7 +11,8 @@ type liveFragment struct {
 	rec      store.Fragment
 	header   []byte
 	data     []byte
-	retained bool // also in the store
+	retained bool     // also in the store
+	ref      *fragRef // holders of data's buffer when not retained
 }
 
 // recentKept is how many fragments of a stream without retention are kept in
@@ -47,6 +48,7 @@ func (h *hub) publish(arn string, f liveFragment) {
 	ls := h.stream(arn)
 	if !f.retained {
 		if len(ls.recent) == recentKept {
+			ls.recent[0].ref.release()
 			copy(ls.recent, ls.recent[1:])
 			ls.recent = ls.recent[:recentKept-1]
 		}
@@ -63,17 +65,26 @@ func (h *hub) watch(arn string) <-chan struct{} {
 	return h.stream(arn).changed
 }
 
-// recentAfter returns the in-memory fragments numbered after the given one.
+// recentAfter returns the in-memory fragments numbered after the given one;
+// the caller releases each (releaseAll) once it has written them.
 func (h *hub) recentAfter(arn, after string) []liveFragment {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var out []liveFragment
 	for _, f := range h.stream(arn).recent {
 		if f.rec.Number > after {
+			f.ref.retain()
 			out = append(out, f)
 		}
 	}
 	return out
+}
+
+// releaseAll releases the fragments' buffers (see recentAfter).
+func releaseAll(frags []liveFragment) {
+	for _, f := range frags {
+		f.ref.release()
+	}
 }
 
 // lastRecent returns the newest in-memory fragment number, or "".
@@ -93,6 +104,7 @@ func (h *hub) drop(arn string) {
 	defer h.mu.Unlock()
 	if ls := h.streams[arn]; ls != nil {
 		close(ls.changed)
+		releaseAll(ls.recent)
 		delete(h.streams, arn)
 	}
 }

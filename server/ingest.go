@@ -316,7 +316,13 @@ func (sess *ingestSession) complete(j *persistJob) {
 		}
 		p.rec = rec
 	}
-	s.hub.publish(sess.stream.ARN, liveFragment{rec: p.rec, header: p.header, data: p.data, retained: j.retained})
+	f := liveFragment{rec: p.rec, header: p.header, data: p.data, retained: j.retained}
+	if !j.retained {
+		// Kept in memory for live readers; the buffer comes back when the
+		// last of them is done with it.
+		f.ref = newFragRef(&s.bufs, p.buf)
+	}
+	s.hub.publish(sess.stream.ARN, f)
 	if j.retained {
 		sess.send(fragmentAck(ackPersisted, tc, p.rec.Number))
 		// Stored: readers, live ones too, read it from the store, so nothing

@@ -216,27 +216,34 @@ func (s *Server) getMedia(w http.ResponseWriter, r *http.Request, body []byte) *
 	for {
 		changed := s.hub.watch(st.ARN)
 		frags, err := s.newFragments(st, after, headers)
-		for _, f := range frags {
-			after = f.rec.Number
-			if !minTime.IsZero() {
-				ts := f.rec.ProducerTimestamp
-				if timeKind == store.ServerTimestamp {
-					ts = f.rec.ServerTimestamp
+		werr := func() error {
+			defer releaseAll(frags)
+			for _, f := range frags {
+				after = f.rec.Number
+				if !minTime.IsZero() {
+					ts := f.rec.ProducerTimestamp
+					if timeKind == store.ServerTimestamp {
+						ts = f.rec.ServerTimestamp
+					}
+					if ts.Before(minTime) {
+						continue
+					}
 				}
-				if ts.Before(minTime) {
-					continue
+				if err := fw.write(f); err != nil {
+					return err
 				}
+				sent++
 			}
-			if werr := fw.write(f); werr != nil {
-				if errors.Is(werr, errCorruptArchive) {
-					s.log.Error("getmedia: read archive", "stream", st.Name, "err", werr)
-					fw.writeError("INTERNAL_ERROR", 5000)
-				} else {
-					s.log.Debug("getmedia: write ended", "stream", st.Name, "err", werr)
-				}
-				return nil
+			return nil
+		}()
+		if werr != nil {
+			if errors.Is(werr, errCorruptArchive) {
+				s.log.Error("getmedia: read archive", "stream", st.Name, "err", werr)
+				fw.writeError("INTERNAL_ERROR", 5000)
+			} else {
+				s.log.Debug("getmedia: write ended", "stream", st.Name, "err", werr)
 			}
-			sent++
+			return nil
 		}
 		if err != nil {
 			s.log.Error("getmedia: read archive", "stream", st.Name, "err", err)

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -535,15 +536,30 @@ func TestRetentionZeroLiveOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// More fragments than the hub keeps: the buffers of the older ones
+	// are reused for newer ones while the reader still gets every
+	// fragment as it was sent.
+	const n = 3 * recentKept
 	c := newClip(t)
-	pm.write(c.cluster(t, baseTC, 3).cluster(t, baseTC+1000, 3).bytes())
-	acks := pm.finish()
-	if len(events(acks, ackReceived)) != 2 || len(events(acks, ackPersisted)) != 0 {
-		t.Fatalf("retention 0: want 2 RECEIVED and no PERSISTED, got %+v", acks)
+	for i := range int64(n) {
+		pm.write(c.cluster(t, baseTC+i*1000, 3).bytes())
 	}
-	tcs, _, _ := readClusters(t, <-got)
-	if len(tcs) != 2 {
-		t.Fatalf("live reader got %d fragments, want 2", len(tcs))
+	acks := pm.finish()
+	if len(events(acks, ackReceived)) != n || len(events(acks, ackPersisted)) != 0 {
+		t.Fatalf("retention 0: want %d RECEIVED and no PERSISTED, got %+v", n, acks)
+	}
+	tcs, frames, _ := readClusters(t, <-got)
+	if len(tcs) != n {
+		t.Fatalf("live reader got %d fragments, want %d", len(tcs), n)
+	}
+	for i, tc := range tcs {
+		want := []string{fmt.Sprintf("frame tc=%d i=0", baseTC+int64(i)*1000), fmt.Sprintf("frame tc=%d i=1", baseTC+int64(i)*1000), fmt.Sprintf("frame tc=%d i=2", baseTC+int64(i)*1000)}
+		if tc != baseTC+int64(i)*1000 || !slices.Equal(frames[i], want) {
+			t.Fatalf("fragment %d: timecode %d, frames %q", i, tc, frames[i])
+		}
+	}
+	if e.srv.bufs.keptBytes() == 0 {
+		t.Error("no buffer of an unstored fragment came back for reuse")
 	}
 	var list struct{ Fragments []any }
 	e.call("listFragments", map[string]any{"StreamName": "live"}, &list)
