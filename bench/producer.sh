@@ -10,8 +10,10 @@
 #     the disk of the work directory) against curl uploading the same bytes
 #     chunked over loopback to a handler that discards them (bench/discard).
 #     References: the same upload with the endpoint's data on tmpfs, where
-#     fsync costs nothing, and dd writing the file to the same disk in 2 MB
-#     synchronous writes.
+#     fsync costs nothing; into a stream created with --retention 0, which
+#     the endpoint parses and acknowledges (RECEIVED) but does not store,
+#     as the peer's handler discards; and dd writing the file to the same
+#     disk in 2 MB synchronous writes.
 #  3. Real time: peak memory and CPU share of `kvs put --realtime` of 60 s of
 #     1080p H.264 at 8 Mbit/s into `kvs serve`, and of `ffmpeg -re` passing
 #     the same file through to Matroska, side by side (with, for comparison,
@@ -162,6 +164,8 @@ for i in 1 2 3 4; do
 		sleep 2
 		envfor disk "$work/data"
 		timed "$work/up-put-disk-$b.txt" "${envargs[@]}" "$work/$b" put "$big" --stream "$b-$i" "${put_flags[@]}"
+		sleep 2
+		timed "$work/up-put-live-$b.txt" "${envargs[@]}" "$work/$b" put "$big" --stream "$b-live-$i" --retention 0 "${put_flags[@]}"
 	done
 	$use_shm || continue
 	for b in "${versions[@]}"; do # a fresh endpoint each time, so that tmpfs holds one copy
@@ -198,9 +202,11 @@ echo "| --- | --- | --- | --- | --- | --- | --- |"
 up_row "curl to a discarding Go handler (peer)" "curl -sS -T big.mkv -H 'Transfer-Encoding: chunked' http://127.0.0.1:PORT/discard" "$work/up-curl.txt"
 up_row "kvs put into kvs serve, data on disk" "kvs put big.mkv --stream NAME --create-stream --max-bytes-per-second -1 --max-fragments-per-second -1" "$work/up-put-disk-kvs.txt"
 up_row "the same, kvs serve's data on tmpfs (fsync free)" "(same)" "$work/up-put-shm-kvs.txt"
+up_row "the same, a stream that stores nothing (live readers only)" "kvs put ... --retention 0 (same flags)" "$work/up-put-live-kvs.txt"
 if [ -n "$before" ]; then
 	up_row "kvs put built from $before, data on disk" "(same)" "$work/up-put-disk-kvs-before.txt"
 	up_row "kvs put built from $before, data on tmpfs" "(same)" "$work/up-put-shm-kvs-before.txt"
+	up_row "kvs put built from $before, storing nothing" "(same, --retention 0)" "$work/up-put-live-kvs-before.txt"
 fi
 up_row "reference: the disk, 2 MB synchronous writes" "dd if=big.mkv of=DATA/dd.out bs=2M oflag=dsync" "$work/up-dd.txt"
 echo
