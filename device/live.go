@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -31,6 +32,7 @@ type LiveSource interface {
 //	rtsp://user:pass@host:554/path   an RTSP camera (package rtsp)
 //	v4l2:///dev/video0?width=...     a V4L2 camera (package v4l2)
 //	test://                          the sample clip looped at its real rate
+//	test:///path/to/clip.mkv         a file of one's own looped at its real rate
 //
 // ctx bounds the opening only.
 func OpenURI(ctx context.Context, uri string) (LiveSource, error) {
@@ -44,6 +46,12 @@ func OpenURI(ctx context.Context, uri string) (LiveSource, error) {
 	case "v4l2":
 		return v4l2.Open(ctx, uri)
 	case "test":
+		if u.Host != "" || u.Opaque != "" {
+			return nil, fmt.Errorf("device: source %q: %w: a test pattern file takes an absolute path (test:///path/to/clip.mkv)", uri, ErrInvalidOption)
+		}
+		if u.Path != "" && u.Path != "/" {
+			return NewTestPatternFile(u.Path)
+		}
 		return NewTestPattern()
 	default:
 		return nil, fmt.Errorf("device: source %q: %w: scheme %q (want rtsp://, v4l2:// or test://)", uri, ErrUnsupported, u.Scheme)
@@ -194,6 +202,37 @@ func NewTestPattern() (LiveSource, error) {
 	t, err := newClipPattern(sampleclip.MKV)
 	if err != nil {
 		return nil, fmt.Errorf("device: test pattern: %w", err)
+	}
+	return t, nil
+}
+
+// maxPatternFile bounds the size of a file NewTestPatternFile loops: the
+// file is held in memory.
+const maxPatternFile = 64 << 20
+
+// NewTestPatternFile is NewTestPattern with the file at path (any format
+// Open reads) in place of the sample clip, for example a recording of the
+// camera to be installed. The file is read into memory once; it must hold
+// less than 64 MB.
+func NewTestPatternFile(path string) (LiveSource, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("device: test pattern: %w", err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > maxPatternFile {
+		return nil, fmt.Errorf("device: test pattern: %s: %w: %d MB, more than %d MB (the file is held in memory)", path, ErrInvalidOption, fi.Size()>>20, maxPatternFile>>20)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxPatternFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("device: test pattern: %s: %w", path, err)
+	}
+	if len(data) > maxPatternFile {
+		return nil, fmt.Errorf("device: test pattern: %s: %w: more than %d MB (the file is held in memory)", path, ErrInvalidOption, maxPatternFile>>20)
+	}
+	t, err := newClipPattern(data)
+	if err != nil {
+		return nil, fmt.Errorf("device: test pattern: %s: %w", path, err)
 	}
 	return t, nil
 }

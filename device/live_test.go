@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -292,4 +295,60 @@ func benchFrames(b *testing.B, read func() (media.Frame, error)) {
 		n += len(fr.Data)
 	}
 	b.SetBytes(int64(n / max(b.N, 1)))
+}
+
+// test:///path loops a file of one's own like the sample clip; a relative
+// path, a missing file, a file that is no media and one too large to hold
+// in memory are refused with clear errors.
+func TestTestPatternFile(t *testing.T) {
+	dir := t.TempDir()
+	clip := filepath.Join(dir, "cam.mkv")
+	if err := os.WriteFile(clip, sampleclip.MKV, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := OpenURI(context.Background(), "test://"+clip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	tp := src.(*testPattern)
+	tp.origin = time.Now().Add(-time.Hour)
+	got := checkLoopedClip(t, tp.ReadFrame, 2000)
+	want := unpaced(t)
+	for i, g := range got {
+		w, err := want.ReadFrame()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.Track != w.Track || g.DTS != w.DTS || !bytes.Equal(g.Data, w.Data) {
+			t.Fatalf("frame %d differs from the built-in pattern's", i)
+		}
+	}
+
+	junk := filepath.Join(dir, "junk.mkv")
+	if err := os.WriteFile(junk, bytes.Repeat([]byte("not media "), 100), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	huge := filepath.Join(dir, "huge.mkv")
+	if err := os.WriteFile(huge, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(huge, maxPatternFile+1); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		uri  string
+		want error
+		says string
+	}{
+		{"test://cam.mkv", ErrInvalidOption, "absolute path"},
+		{"test://" + filepath.Join(dir, "missing.mkv"), os.ErrNotExist, "missing.mkv"},
+		{"test://" + junk, ErrUnknownFormat, "junk.mkv"},
+		{"test://" + huge, ErrInvalidOption, "more than 64 MB"},
+	} {
+		_, err := OpenURI(context.Background(), c.uri)
+		if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.says) {
+			t.Errorf("%s: %v, want %v saying %q", c.uri, err, c.want, c.says)
+		}
+	}
 }

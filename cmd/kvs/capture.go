@@ -84,6 +84,7 @@ the open fragment and wait for its acknowledgement. Sources:
                                    a V4L2 camera (H.264 pass-through, or encoded)
   rtsp://user:pass@host:554/path   an RTSP camera (UDP, falling back to TCP)
   test://                          the sample clip looped at its real rate
+  test:///path/to/clip.mkv         a file (under 64 MB) looped at its real rate
 Sources that fail are reopened with backoff; a full buffer drops the oldest
 fragments (reported) rather than falling behind. --config FILE (YAML) runs
 several cameras:
