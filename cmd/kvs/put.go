@@ -45,7 +45,8 @@ Producer timestamps start at --start-time (default: now). The upload runs as fas
 as the stream's limits allow (12.5 MB/s, 5 fragments/s); --realtime paces it by
 the timestamps, as a camera would, and runs the Go garbage collector at GOGC=25
 (less memory for a little CPU) unless GOGC is set. The exit status is 0 only when every fragment
-was persisted; otherwise kvs names what failed and why.`,
+was persisted (received, for a stream whose retention is 0, which stores nothing); otherwise kvs
+names what failed and why.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPut(cmd.Context(), cmd, o, args[0])
@@ -204,8 +205,13 @@ func runPut(ctx context.Context, cmd *cobra.Command, o putOptions, path string) 
 		return closeErr
 	}
 	if o.output != "json" {
-		fmt.Fprintf(os.Stderr, "kvs put: %d fragments persisted to %s (%s, %d frames) in %s\n",
-			stats.Persisted, o.stream, humanBytes(float64(sent)), stats.Frames, time.Since(wallStart).Round(time.Millisecond))
+		what := fmt.Sprintf("%d fragments persisted to %s", stats.Persisted, o.stream)
+		if stats.Persisted == 0 && stats.Received > 0 {
+			// A stream with retention 0 acknowledges without storing.
+			what = fmt.Sprintf("%d fragments received by %s, which stores nothing (retention 0)", stats.Received, o.stream)
+		}
+		fmt.Fprintf(os.Stderr, "kvs put: %s (%s, %d frames) in %s\n",
+			what, humanBytes(float64(sent)), stats.Frames, time.Since(wallStart).Round(time.Millisecond))
 	}
 	return nil
 }

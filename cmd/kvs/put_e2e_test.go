@@ -249,3 +249,21 @@ func TestPutBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestPutRetentionZero uploads into a stream that stores nothing: every
+// fragment is received, kvs put exits 0 and says so, and nothing is listed.
+func TestPutRetentionZero(t *testing.T) {
+	dir := t.TempDir()
+	clip := makeClip(t, dir, 6)
+	p := startServe(t, filepath.Join(dir, "data"))
+	_, errOut, err := p.put(t, nil, clip, "--stream", "live", "--create-stream", "--retention", "0")
+	if err != nil {
+		t.Fatalf("kvs put --retention 0: %v\n%s", err, errOut)
+	}
+	if !strings.Contains(errOut, "3 fragments received by live, which stores nothing (retention 0)") {
+		t.Errorf("summary does not say what happened:\n%s", errOut)
+	}
+	if list := p.fragmentsOf(t, "live"); len(list) != 0 {
+		t.Errorf("a stream with retention 0 lists %d fragments", len(list))
+	}
+}
