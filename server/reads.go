@@ -74,6 +74,18 @@ func (fw *fragmentWriter) write(f liveFragment) error {
 	return fw.rc.Flush()
 }
 
+// writeFailed ends a response after write failed: a fragment found corrupt
+// in the archive is reported in the response; any other error is the
+// reader going away.
+func (fw *fragmentWriter) writeFailed(op, stream string, err error) {
+	if errors.Is(err, errCorruptArchive) {
+		fw.s.log.Error(op+": read archive", "stream", stream, "err", err)
+		fw.writeError("INTERNAL_ERROR", 5000)
+		return
+	}
+	fw.s.log.Debug(op+": write ended", "stream", stream, "err", err)
+}
+
 // writeError reports an error inside a started GetMedia response, as tags.
 func (fw *fragmentWriter) writeError(code string, id int) {
 	fw.buf = mkv.AppendTags(fw.buf[:0], []mkv.Tag{
@@ -237,12 +249,7 @@ func (s *Server) getMedia(w http.ResponseWriter, r *http.Request, body []byte) *
 			return nil
 		}()
 		if werr != nil {
-			if errors.Is(werr, errCorruptArchive) {
-				s.log.Error("getmedia: read archive", "stream", st.Name, "err", werr)
-				fw.writeError("INTERNAL_ERROR", 5000)
-			} else {
-				s.log.Debug("getmedia: write ended", "stream", st.Name, "err", werr)
-			}
+			fw.writeFailed("getmedia", st.Name, werr)
 			return nil
 		}
 		if err != nil {
@@ -404,12 +411,7 @@ func (s *Server) getMediaForFragmentList(w http.ResponseWriter, _ *http.Request,
 			return nil
 		}
 		if err := fw.write(f); err != nil {
-			if errors.Is(err, errCorruptArchive) {
-				s.log.Error("getmediaforfragmentlist: read archive", "stream", st.Name, "err", err)
-				fw.writeError("INTERNAL_ERROR", 5000)
-			} else {
-				s.log.Debug("getmediaforfragmentlist: write ended", "stream", st.Name, "err", err)
-			}
+			fw.writeFailed("getmediaforfragmentlist", st.Name, err)
 			return nil
 		}
 	}
