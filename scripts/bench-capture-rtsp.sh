@@ -18,12 +18,16 @@
 #                                that lower transport (kvs asks for UDP first
 #                                and takes TCP when refused; the peer is told)
 #   KVSKIT_BENCH_PEER=0          leave the ffmpeg peer out
+#   KVSKIT_BENCH_PIN=CPU         also measure kvs and the peer pinned to that
+#                                CPU (taskset -c CPU), as a systemd unit with
+#                                CPUAffinity= runs them
 set -euo pipefail
 secs=${1:-30}
 runs=${KVSKIT_BENCH_RUNS:-1}
 transport=${KVSKIT_BENCH_TRANSPORT:-udp}
 before=${KVSKIT_BENCH_BEFORE:-}
 peer=${KVSKIT_BENCH_PEER:-1}
+pin=${KVSKIT_BENCH_PIN:-}
 case $transport in udp | tcp) ;; *) echo "KVSKIT_BENCH_TRANSPORT: want udp or tcp" >&2; exit 2 ;; esac
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
@@ -66,14 +70,25 @@ measure() {
 mb() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
-# capture BINARY LABEL: one measured run of kvs capture; prints a table row.
+# pinned CPU CMD...: CMD, pinned to CPU when it is not empty
+pinned() {
+	local cpu=$1
+	shift
+	if [ -n "$cpu" ]; then
+		exec taskset -c "$cpu" "$@"
+	fi
+	exec "$@"
+}
+
+# capture BINARY LABEL [CPU]: one measured run of kvs capture (pinned to CPU
+# if given); prints a table row.
 capture() {
-	local bin=$1 label=$2 ld cap kh ka kf kc persisted tr
+	local bin=$1 label=$2 cpu=${3:-} ld cap kh ka kf kc persisted tr
 	# A copy of the binary, not in the page cache, as an installed one would be.
 	cp "$bin" "$work/kvs-capture"
 	dd if="$work/kvs-capture" iflag=nocache count=0 status=none
 	ld=$(load)
-	"$work/kvs-capture" capture --source "$url" --stream cam --create-stream --endpoint-url "$endpoint" >"$work/capture.log" 2>&1 &
+	(pinned "$cpu" "$work/kvs-capture" capture --source "$url" --stream cam --create-stream --endpoint-url "$endpoint") >"$work/capture.log" 2>&1 &
 	cap=$!
 	read -r kh ka kf kc < <(measure "$cap")
 	kill -TERM "$cap"; wait "$cap" || true
@@ -83,15 +98,23 @@ capture() {
 
 echo "| process ($secs s, 1080p30 H.264 8 Mbit/s over RTSP/${transport^^}, real time) | peak RSS (MB) | anon (MB) | file-backed (MB) | CPU (one core) | load average |"
 echo "| --- | --- | --- | --- | --- | --- |"
+# peer LABEL [CPU]: one measured run of the ffmpeg peer; prints a table row.
+peer() {
+	local label=$1 cpu=${2:-} ld ff fh fa ff_ fc
+	ld=$(load)
+	(pinned "$cpu" ffmpeg -v error -rtsp_transport "$transport" -i "$url" -map 0 -c copy -f matroska -y /dev/null) >"$work/ff.log" 2>&1 &
+	ff=$!
+	read -r fh fa ff_ fc < <(measure "$ff")
+	kill -INT "$ff"; wait "$ff" || true
+	echo "| $label | $(mb "$fh") | $(mb "$fa") | $(mb "$ff_") | $fc % | $ld |"
+}
+
 for run in $(seq "$runs"); do
 	capture "$work/kvs" "kvs capture --source rtsp://... into kvs serve, run $run"
+	[ -n "$pin" ] && capture "$work/kvs" "kvs capture pinned to CPU $pin (taskset -c $pin), run $run" "$pin"
 	[ -n "$before" ] && capture "$work/kvs-before" "kvs capture built from $before, run $run"
 	if [ "$peer" != 0 ]; then
-		ld=$(load)
-		ffmpeg -v error -rtsp_transport "$transport" -i "$url" -map 0 -c copy -f matroska -y /dev/null >"$work/ff.log" 2>&1 &
-		ff=$!
-		read -r fh fa ff_ fc < <(measure "$ff")
-		kill -INT "$ff"; wait "$ff" || true
-		echo "| ffmpeg -rtsp_transport $transport -i rtsp://... -c copy -f matroska /dev/null (peer), run $run | $(mb "$fh") | $(mb "$fa") | $(mb "$ff_") | $fc % | $ld |"
+		peer "ffmpeg -rtsp_transport $transport -i rtsp://... -c copy -f matroska /dev/null (peer), run $run"
+		[ -n "$pin" ] && peer "ffmpeg peer pinned to CPU $pin, run $run" "$pin"
 	fi
 done
