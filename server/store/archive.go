@@ -203,9 +203,10 @@ func (s *Store) ensureDir(id uint64) error {
 }
 
 // writeFragmentFile writes a new fragment file at path (header, then data)
-// and makes it and its directory entry durable. On error nothing is left
-// behind.
-func (s *Store) writeFragmentFile(id uint64, path string, header, data []byte) (err error) {
+// and makes it and its directory entry durable: with a group flush of the
+// file system (flush.go) where there is one, else with fsyncs of the file
+// and its directory. On error nothing is left behind.
+func (s *Store) writeFragmentFile(id uint64, path string, header, data []byte, written func()) (err error) {
 	if err := s.ensureDir(id); err != nil {
 		return err
 	}
@@ -228,18 +229,24 @@ func (s *Store) writeFragmentFile(id uint64, path string, header, data []byte) (
 			return fmt.Errorf("short write: %d of %d bytes", n, len(b))
 		}
 	}
-	if !s.noSync {
-		if err := f.Sync(); err != nil {
-			return err
-		}
+	written()
+	if s.flush != nil {
+		err = s.flush.wait(f, s.streamDir(id), int64(len(header)+len(data)))
+	} else if !s.noSync {
+		err = f.Sync()
+	}
+	if err != nil {
+		return err
 	}
 	if err := f.Close(); err != nil {
 		os.Remove(path)
 		return err
 	}
-	if err := s.syncDir(s.streamDir(id)); err != nil {
-		os.Remove(path)
-		return err
+	if s.flush == nil {
+		if err := s.syncDir(s.streamDir(id)); err != nil {
+			os.Remove(path)
+			return err
+		}
 	}
 	return nil
 }
@@ -257,6 +264,16 @@ type appendOp struct {
 	ch      *chain
 	prev    chan struct{} // closed when the previous ticket holder has queued
 	mine    chan struct{} // closed when this one has queued or given up
+	// written, if set, is closed once data is no longer read.
+	written chan struct{}
+}
+
+// dataDone closes op.written, once.
+func (op *appendOp) dataDone() {
+	if op.written != nil {
+		close(op.written)
+		op.written = nil
+	}
 }
 
 // beginAppend checks an append and takes its ticket.
@@ -322,6 +339,7 @@ func (op *appendOp) run() (Fragment, error) {
 	s, f, arn, id := op.s, op.f, op.arn, op.id
 	defer s.ops.Done()
 	defer s.archiveMu.RUnlock()
+	defer op.dataDone()
 	queued := false
 	defer func() {
 		if !queued {
@@ -333,7 +351,7 @@ func (op *appendOp) run() (Fragment, error) {
 	path := s.fragPath(id, f.Number)
 	hdr := appendFileHeader(make([]byte, 0, fileHeaderLen(len(f.HeaderID))),
 		&fileHeader{streamID: id, counter: op.counter, frag: f, crc: crc})
-	if err := s.writeFragmentFile(id, path, hdr, op.data); err != nil {
+	if err := s.writeFragmentFile(id, path, hdr, op.data, op.dataDone); err != nil {
 		if _, gone := s.streamID(arn); errors.Is(gone, ErrNotFound) {
 			err = gone
 		}
@@ -388,30 +406,38 @@ func (s *Store) AppendFragment(streamARN string, f Fragment, data []byte) (Fragm
 
 // PendingAppend is an append started with StartAppend.
 type PendingAppend struct {
-	done chan struct{}
-	f    Fragment
-	err  error
+	done    chan struct{}
+	written chan struct{}
+	f       Fragment
+	err     error
 }
 
 // StartAppend starts appending a fragment as AppendFragment does and
 // returns without waiting for the write: when it returns, the fragment has
 // its number and its place in the stream's order, so appends started one
 // after the other keep that order while their writes and syncs overlap.
-// data must not change until Wait returns. Wait gives the outcome.
+// data must not change until Written is closed, which happens once the
+// bytes are written, before they are made durable. Wait gives the outcome.
 func (s *Store) StartAppend(streamARN string, f Fragment, data []byte) *PendingAppend {
-	p := &PendingAppend{done: make(chan struct{})}
+	p := &PendingAppend{done: make(chan struct{}), written: make(chan struct{})}
 	op, err := s.beginAppend(streamARN, f, data)
 	if err != nil {
 		p.err = err
+		close(p.written)
 		close(p.done)
 		return p
 	}
+	op.written = p.written
 	go func() {
 		defer close(p.done)
 		p.f, p.err = op.run()
 	}()
 	return p
 }
+
+// Written is closed once the append no longer reads the data passed to
+// StartAppend, at the latest when Wait returns.
+func (p *PendingAppend) Written() <-chan struct{} { return p.written }
 
 // Wait waits for the append to end and returns what AppendFragment would
 // have returned.

@@ -7,7 +7,8 @@
 // DIR/fragments/<stream-id>/<number>.frag, behind a header that describes
 // the fragment completely (stream, number, timestamps, length, CRC-32C of
 // the data, CRC of the header). AppendFragment returns once the file and
-// its directory entry are durable; the index record is committed afterwards
+// its directory entry are durable, made so together with other appends'
+// files by a group flush (flush.go); the index record is committed afterwards
 // by one committer goroutine that groups the commits of all streams, in
 // number order per stream. Reads of a stream wait for the index commits of
 // the appends that have returned, so they see every fragment whose append

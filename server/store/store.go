@@ -22,6 +22,7 @@ type Store struct {
 	db      *bolt.DB
 	log     *slog.Logger
 	noSync  bool
+	flush   *flusher // nil with WithNoSync or where file systems cannot be flushed whole
 
 	// gate admits operations until Close.
 	gateMu sync.RWMutex
@@ -95,6 +96,12 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: recover: %w", dir, err)
 	}
+	if !cfg.noSync {
+		if s.flush, err = newFlusher(fragDir); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("store: open %s: %w", dir, err)
+		}
+	}
 	go s.committer()
 	return s, nil
 }
@@ -137,6 +144,11 @@ func (s *Store) Close() error {
 	close(s.stop)
 	<-s.committerDone
 	s.background.Wait()
+	if s.flush != nil {
+		if err := s.flush.close(); err != nil {
+			s.log.Error("store: close: flusher", "err", err)
+		}
+	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}
