@@ -3,7 +3,9 @@ package store
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
 	"sync"
@@ -61,6 +63,7 @@ type flusher struct {
 	dir  *os.File // a directory of the file system, kept open for syncFS
 	// groupMin and othersMax are flushGroupMin and flushOthersMax.
 	groupMin, othersMax int64
+	noSyncAll           bool // syncAll was refused: per-file syncs only
 
 	// Replaced by tests.
 	syncAll   func() error           // flush the whole file system
@@ -137,16 +140,23 @@ func (fl *flusher) run() {
 
 // flush makes the round's files durable and sets each waiter's error.
 func (fl *flusher) flush(r *flushRound) {
-	if r.bytes < fl.groupMin {
-		// Few bytes: per-file syncs, below.
+	if r.bytes < fl.groupMin || fl.noSyncAll {
+		// Per-file syncs, below.
 	} else if dirty, ok := fl.dirtyData(); ok && dirty-r.bytes <= fl.othersMax {
-		if err := fl.syncAll(); err != nil {
+		err := fl.syncAll()
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, errors.ErrUnsupported) && !errors.Is(err, fs.ErrPermission) {
 			err = fmt.Errorf("flush: %w", err)
 			for _, w := range r.waiters {
 				w.err = err
 			}
+			return
 		}
-		return
+		// Refused here (a sandbox that filters system calls, say): per-file
+		// syncs from now on.
+		fl.noSyncAll = true
 	}
 	// Each file on its own, then the directories they were created in.
 	var wg sync.WaitGroup

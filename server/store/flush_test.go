@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -249,6 +250,27 @@ func TestDirtyData(t *testing.T) {
 	if n, ok := dirtyData(); !ok || n < 0 {
 		t.Fatalf("dirtyData: %d, %v", n, ok)
 	}
+}
+
+// A platform that refuses syncfs (a sandbox filtering system calls) gets
+// per-file syncs from then on, and the appends succeed.
+func TestFlushRefused(t *testing.T) {
+	var calls atomic.Int32
+	s, _ := openFlushed(t, func() error {
+		calls.Add(1)
+		return syscall.ENOSYS
+	})
+	arn := mustStream(t, s, "cam", 24)
+	frags := appendN(t, s, arn, 3)
+	if n := calls.Load(); n != 1 {
+		t.Errorf("syncfs tried %d times after it was refused, want once", n)
+	}
+	for i, f := range frags {
+		if got, err := s.ReadFragment(arn, f.Number); err != nil || !bytes.Equal(got, payload(i)) {
+			t.Fatalf("fragment %d: %v", i, err)
+		}
+	}
+	checkClean(t, s)
 }
 
 // The real flush (syncfs) on the test's file system.
