@@ -12,11 +12,11 @@ import (
 	"time"
 )
 
-// openFlushed opens a store that syncs, with the flush of the whole file
-// system replaced by flush, used for every round (nothing else dirty on the
+// openSynced opens a store that syncs, with its flusher set to use the
+// whole-file-system flush for every round (nothing else dirty on the
 // machine, no minimum size); it skips where the platform has no group
 // flush.
-func openFlushed(t *testing.T, flush func() error) (*Store, string) {
+func openSynced(t *testing.T) (*Store, string) {
 	t.Helper()
 	if !canSyncFS {
 		t.Skip("no group flush on this platform")
@@ -30,9 +30,17 @@ func openFlushed(t *testing.T, flush func() error) (*Store, string) {
 	if s.flush == nil {
 		t.Fatal("a store that syncs has no flusher")
 	}
-	s.flush.syncAll = flush
 	s.flush.dirtyData = func() (int64, bool) { return 0, true }
 	s.flush.groupMin = 0
+	return s, dir
+}
+
+// openFlushed is openSynced with the flush of the whole file system
+// replaced by flush.
+func openFlushed(t *testing.T, flush func() error) (*Store, string) {
+	t.Helper()
+	s, dir := openSynced(t)
+	s.flush.syncAll = flush
 	return s, dir
 }
 
@@ -265,33 +273,33 @@ func TestFlushRefused(t *testing.T) {
 	if n := calls.Load(); n != 1 {
 		t.Errorf("syncfs tried %d times after it was refused, want once", n)
 	}
-	for i, f := range frags {
-		if got, err := s.ReadFragment(arn, f.Number); err != nil || !bytes.Equal(got, payload(i)) {
-			t.Fatalf("fragment %d: %v", i, err)
-		}
-	}
+	checkPayloads(t, s, arn, frags)
 	checkClean(t, s)
 }
 
 // The real flush (syncfs) on the test's file system.
 func TestFlushReal(t *testing.T) {
-	if !canSyncFS {
-		t.Skip("no group flush on this platform")
+	s, _ := openSynced(t)
+	var calls atomic.Int32
+	syncfs := s.flush.syncAll
+	s.flush.syncAll = func() error {
+		calls.Add(1)
+		return syncfs()
 	}
-	dir := t.TempDir()
-	s, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	arn := mustStream(t, s, "cam", 24)
 	frags := appendN(t, s, arn, 3)
+	if n := calls.Load(); n != 3 {
+		t.Errorf("%d flushes for three appends one after the other", n)
+	}
+	checkPayloads(t, s, arn, frags)
+}
+
+// checkPayloads checks that the fragments appended by appendN read back.
+func checkPayloads(t *testing.T, s *Store, arn string, frags []Fragment) {
+	t.Helper()
 	for i, f := range frags {
 		if got, err := s.ReadFragment(arn, f.Number); err != nil || !bytes.Equal(got, payload(i)) {
 			t.Fatalf("fragment %d: %v", i, err)
 		}
-	}
-	if _, err := os.Stat(filepath.Join(dir, "fragments")); err != nil {
-		t.Fatal(err)
 	}
 }
