@@ -286,6 +286,8 @@ echo
 echo "| process | command | wall | CPU time | CPU share of one core | peak RSS (MB) | anon (MB) | file-backed (MB) |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
 rt_row "kvs put --realtime into kvs serve" "kvs put in.mkv --stream realtime --create-stream --realtime" "$work/rt-kvs.txt"
-[ -n "$before" ] && rt_row "kvs put --realtime built from $before" "(same)" "$work/rt-before.txt"
+if [ -n "$before" ]; then
+	rt_row "kvs put --realtime built from $before" "(same)" "$work/rt-before.txt"
+fi
 rt_row "kvs put --realtime, GOGC=100 (Go's default; comparison)" "GOGC=100 kvs put ... (same)" "$work/rt-gogc.txt"
 rt_row "ffmpeg -re pass-through (peer)" "ffmpeg -v error -re -i in.mkv -map 0 -c copy -f matroska -y /dev/null" "$work/rt-ff.txt"

@@ -111,10 +111,16 @@ peer() {
 
 for run in $(seq "$runs"); do
 	capture "$work/kvs" "kvs capture --source rtsp://... into kvs serve, run $run"
-	[ -n "$pin" ] && capture "$work/kvs" "kvs capture pinned to CPU $pin (taskset -c $pin), run $run" "$pin"
-	[ -n "$before" ] && capture "$work/kvs-before" "kvs capture built from $before, run $run"
+	if [ -n "$pin" ]; then
+		capture "$work/kvs" "kvs capture pinned to CPU $pin (taskset -c $pin), run $run" "$pin"
+	fi
+	if [ -n "$before" ]; then
+		capture "$work/kvs-before" "kvs capture built from $before, run $run"
+	fi
 	if [ "$peer" != 0 ]; then
 		peer "ffmpeg -rtsp_transport $transport -i rtsp://... -c copy -f matroska /dev/null (peer), run $run"
-		[ -n "$pin" ] && peer "ffmpeg peer pinned to CPU $pin, run $run" "$pin"
+		if [ -n "$pin" ]; then
+			peer "ffmpeg peer pinned to CPU $pin, run $run" "$pin"
+		fi
 	fi
 done
