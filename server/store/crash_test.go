@@ -17,7 +17,12 @@ import (
 	"time"
 )
 
-const crashDirEnv = "KVS_STORE_CRASH_DIR"
+const (
+	crashDirEnv = "KVS_STORE_CRASH_DIR"
+	// crashGroupEnv set to 1 makes every flush round of the child flush the
+	// whole file system (syncfs), however small.
+	crashGroupEnv = "KVS_STORE_CRASH_GROUP"
+)
 
 // TestCrashChild is the victim of TestCrash: run in a child process, it
 // appends random fragments to every "crash-" stream as fast as it can, while
@@ -33,6 +38,10 @@ func TestCrashChild(t *testing.T) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "open:", err)
 		os.Exit(2)
+	}
+	if os.Getenv(crashGroupEnv) == "1" && s.flush != nil {
+		s.flush.groupMin = 0
+		s.flush.dirtyData = func() (int64, bool) { return 0, true }
 	}
 	streams, err := s.Streams()
 	if err != nil {
@@ -128,11 +137,23 @@ func TestCrashChild(t *testing.T) {
 type okLine struct{ arn, number, sum string }
 
 // TestCrash kills a writing child process at a random moment, three times,
-// and checks that every acknowledged fragment survived intact.
+// and checks that every acknowledged fragment survived intact: with the
+// store's own choice of flush for each round (per-file fsyncs for rounds
+// this small), and with every round flushing the whole file system.
 func TestCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
+	t.Run("per-file", func(t *testing.T) { testCrash(t, "0") })
+	t.Run("syncfs", func(t *testing.T) {
+		if !canSyncFS {
+			t.Skip("no group flush on this platform")
+		}
+		testCrash(t, "1")
+	})
+}
+
+func testCrash(t *testing.T, group string) {
 	dir := t.TempDir()
 	s, err := Open(dir)
 	if err != nil {
@@ -147,7 +168,7 @@ func TestCrash(t *testing.T) {
 
 	var all []okLine
 	for round := range 3 {
-		lines, stderr := runCrashChild(t, dir, time.Duration(200+rand.IntN(600))*time.Millisecond)
+		lines, stderr := runCrashChild(t, dir, group, time.Duration(200+rand.IntN(600))*time.Millisecond)
 		t.Logf("round %d: %d acknowledged appends", round, len(lines))
 		if strings.Contains(stderr, "append:") || strings.Contains(stderr, "open:") {
 			t.Fatalf("child failed:\n%s", stderr)
@@ -201,10 +222,10 @@ func TestCrash(t *testing.T) {
 
 // runCrashChild starts TestCrashChild on dir, SIGKILLs it after d and
 // returns the acknowledgements it printed completely.
-func runCrashChild(t *testing.T, dir string, d time.Duration) ([]okLine, string) {
+func runCrashChild(t *testing.T, dir, group string, d time.Duration) ([]okLine, string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir)
+	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir, crashGroupEnv+"="+group)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
