@@ -158,7 +158,8 @@ func (fl *flusher) flush(r *flushRound) {
 		// syncs from now on.
 		fl.noSyncAll = true
 	}
-	// Each file on its own, then the directories they were created in.
+	// Each file on its own, then the directories they were created in,
+	// all at once.
 	var wg sync.WaitGroup
 	for _, w := range r.waiters {
 		wg.Add(1)
@@ -168,15 +169,23 @@ func (fl *flusher) flush(r *flushRound) {
 		}()
 	}
 	wg.Wait()
-	dirErrs := make(map[string]error)
+	dirs := make(map[string]*error)
 	for _, w := range r.waiters {
-		if _, seen := dirErrs[w.dir]; !seen {
-			dirErrs[w.dir] = fl.syncDir(w.dir)
+		if dirs[w.dir] == nil {
+			dirs[w.dir] = new(error)
 		}
 	}
+	for dir, errp := range dirs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			*errp = fl.syncDir(dir)
+		}()
+	}
+	wg.Wait()
 	for _, w := range r.waiters {
 		if w.err == nil {
-			w.err = dirErrs[w.dir]
+			w.err = *dirs[w.dir]
 		}
 	}
 }
