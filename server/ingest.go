@@ -244,8 +244,8 @@ func tickInterval(l Limits) time.Duration {
 // the store's flush, so a fast session's fragments share flushes. A
 // fragment's buffer goes back to the free list once its bytes are written,
 // so the depth costs no buffers. ACKs and live publication stay in arrival
-// order. Measured with BenchmarkIngestOneStream: 16 and 32 beat 3 by 1.3-1.6x
-// on a disk (BENCHMARKS.md), 32 a little ahead of 16.
+// order. Measured with BenchmarkIngestOneStream on a disk: 16 and 32 beat 3
+// by 1.3-1.6x, 32 a little ahead of 16 (BENCHMARKS.md, "Group flushes").
 const persistDepth = 32
 
 // persistJob is a fragment on its way to the store.
