@@ -40,10 +40,9 @@ const (
 
 // flushWaiter is one append waiting for a flush.
 type flushWaiter struct {
-	f    *os.File
-	dir  string
-	size int64
-	err  error
+	f   *os.File
+	dir string
+	err error
 }
 
 // flushRound is one flush and the appends waiting for it.
@@ -101,7 +100,7 @@ func newFlusher(dir string) (*flusher, error) {
 // wait returns once f (which the caller has written and keeps open) and
 // its entry in dir are durable, by a flush that started after the call.
 func (fl *flusher) wait(f *os.File, dir string, size int64) error {
-	w := &flushWaiter{f: f, dir: dir, size: size}
+	w := &flushWaiter{f: f, dir: dir}
 	fl.mu.Lock()
 	r := fl.next
 	if r == nil {
@@ -140,9 +139,7 @@ func (fl *flusher) run() {
 
 // flush makes the round's files durable and sets each waiter's error.
 func (fl *flusher) flush(r *flushRound) {
-	if r.bytes < fl.groupMin || fl.noSyncAll {
-		// Per-file syncs, below.
-	} else if dirty, ok := fl.dirtyData(); ok && dirty-r.bytes <= fl.othersMax {
+	if fl.wholeFS(r) {
 		err := fl.syncAll()
 		if err == nil {
 			return
@@ -188,6 +185,16 @@ func (fl *flusher) flush(r *flushRound) {
 			w.err = *dirs[w.dir]
 		}
 	}
+}
+
+// wholeFS reports whether round r flushes the whole file system: a large
+// round while little else is dirty, where syncfs has not been refused.
+func (fl *flusher) wholeFS(r *flushRound) bool {
+	if r.bytes < fl.groupMin || fl.noSyncAll {
+		return false
+	}
+	dirty, ok := fl.dirtyData()
+	return ok && dirty-r.bytes <= fl.othersMax
 }
 
 // close stops the flusher. Nobody may be waiting.
