@@ -579,10 +579,14 @@ func (s *session) rtpLoop(t *rxTrack) {
 		s.fail(err)
 		return
 	}
-	for {
-		pkts, err := r.read()
-		if err != nil {
-			return
+	// The reader ends when the socket is closed, or, while datagrams keep
+	// coming in full batches, when the session ends: closing the socket
+	// waits for the batch being read.
+	_ = r.run(func(pkts []udpPacket) bool {
+		select {
+		case <-s.done:
+			return false
+		default:
 		}
 		now := s.src.now()
 		truncated := false
@@ -603,7 +607,8 @@ func (s *session) rtpLoop(t *rxTrack) {
 				"track", t.idx+1, "slot", r.slot)
 			r.resize(1, udpMaxPacket)
 		}
-	}
+		return true
+	})
 }
 
 // rtcpLoop reads the RTCP socket of a track.

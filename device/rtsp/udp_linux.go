@@ -28,9 +28,11 @@ type udpReader struct {
 	slot  int
 	pkts  []udpPacket
 
-	recv func(fd uintptr) bool // r.recvmmsg, bound once
-	n    int
+	fn   func([]udpPacket) bool
+	each func(fd uintptr) bool // r.batches, bound once
 	err  error
+	// empty counts the reads that found no datagram.
+	empty int
 }
 
 // newUDPReader prepares batches of n datagrams of up to slot bytes on c.
@@ -40,7 +42,7 @@ func newUDPReader(c *net.UDPConn, n, slot int) (*udpReader, error) {
 		return nil, fmt.Errorf("rtsp: UDP socket: %w", err)
 	}
 	r := &udpReader{rc: rc}
-	r.recv = r.recvmmsg
+	r.each = r.batches
 	r.resize(n, slot)
 	return r, nil
 }
@@ -59,8 +61,58 @@ func (r *udpReader) resize(n, slot int) {
 	}
 }
 
-// read waits for datagrams and returns those there are, up to a batch.
-func (r *udpReader) read() ([]udpPacket, error) {
+// run waits for datagrams and hands each batch to fn, until fn returns false
+// or reading fails (the socket closed, or its read deadline passed). The
+// packets are valid during the call only.
+//
+// All of it runs in one call of the poller's read, so that a batch smaller
+// than the room for it, which leaves the socket empty but for datagrams that
+// came while fn ran, is followed by a wait for the next arrival rather than
+// by a read that finds nothing: the poller remembers arrivals since the call
+// began. A camera sending a picture's packets over a millisecond or two wakes
+// the reader several times a picture, so this saves a system call a wake-up.
+func (r *udpReader) run(fn func([]udpPacket) bool) error {
+	r.fn, r.err = fn, nil
+	defer func() { r.fn = nil }()
+	if err := r.rc.Read(r.each); err != nil {
+		return err
+	}
+	return r.err
+}
+
+// batches is the poller's read callback: false asks it to wait for data.
+func (r *udpReader) batches(fd uintptr) bool {
+	for {
+		n, ok := r.recvmmsg(fd)
+		if !ok {
+			return false
+		}
+		if r.err != nil {
+			return true
+		}
+		full := n == len(r.hdrs)
+		pkts := r.pkts[:n]
+		for i := range pkts {
+			h := &r.hdrs[i]
+			pkts[i] = udpPacket{
+				data:      r.buf[i*r.slot : i*r.slot+min(int(h.n), r.slot)],
+				from:      sockaddrAddr(&r.names[i]),
+				truncated: h.hdr.Flags&unix.MSG_TRUNC != 0,
+			}
+		}
+		if !r.fn(pkts) {
+			return true
+		}
+		if !full {
+			return false
+		}
+	}
+}
+
+// recvmmsg reads a batch: the number of datagrams, or false when there are
+// none. The socket does not block (Go's sockets never do), so the call is
+// made without the scheduler's system call bookkeeping.
+func (r *udpReader) recvmmsg(fd uintptr) (int, bool) {
 	for i := range r.hdrs {
 		h := &r.hdrs[i].hdr
 		h.Name = (*byte)(unsafe.Pointer(&r.names[i]))
@@ -70,42 +122,19 @@ func (r *udpReader) read() ([]udpPacket, error) {
 		h.Flags = 0
 		r.hdrs[i].n = 0
 	}
-	r.n, r.err = 0, nil
-	if err := r.rc.Read(r.recv); err != nil {
-		return nil, err
-	}
-	if r.err != nil {
-		return nil, r.err
-	}
-	pkts := r.pkts[:r.n]
-	for i := range pkts {
-		h := &r.hdrs[i]
-		pkts[i] = udpPacket{
-			data:      r.buf[i*r.slot : i*r.slot+min(int(h.n), r.slot)],
-			from:      sockaddrAddr(&r.names[i]),
-			truncated: h.hdr.Flags&unix.MSG_TRUNC != 0,
-		}
-	}
-	return pkts, nil
-}
-
-// recvmmsg is the read callback: false asks the poller to wait for data.
-// The socket does not block (Go's sockets never do), so the call is made
-// without the scheduler's system call bookkeeping.
-func (r *udpReader) recvmmsg(fd uintptr) bool {
 	for {
 		n, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)), 0, 0, 0)
 		switch errno {
 		case 0:
-			r.n = int(n)
-			return true
+			return int(n), true
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
-			return false
+			r.empty++
+			return 0, false
 		}
 		r.err = fmt.Errorf("rtsp: recvmmsg: %w", errno)
-		return true
+		return 0, true
 	}
 }
 

@@ -24,12 +24,18 @@ func (r *udpReader) resize(_, slot int) {
 	r.buf = make([]byte, slot+1)
 }
 
-// read waits for a datagram and returns it.
-func (r *udpReader) read() ([]udpPacket, error) {
-	n, from, err := r.c.ReadFromUDPAddrPort(r.buf)
-	if err != nil {
-		return nil, err
+// run waits for datagrams and hands each to fn, until fn returns false or
+// reading fails (the socket closed, or its read deadline passed). The packet
+// is valid during the call only.
+func (r *udpReader) run(fn func([]udpPacket) bool) error {
+	for {
+		n, from, err := r.c.ReadFromUDPAddrPort(r.buf)
+		if err != nil {
+			return err
+		}
+		r.pkts[0] = udpPacket{data: r.buf[:min(n, r.slot)], from: from.Addr().Unmap(), truncated: n > r.slot}
+		if !fn(r.pkts[:]) {
+			return nil
+		}
 	}
-	r.pkts[0] = udpPacket{data: r.buf[:min(n, r.slot)], from: from.Addr().Unmap(), truncated: n > r.slot}
-	return r.pkts[:], nil
 }

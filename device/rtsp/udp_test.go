@@ -38,16 +38,16 @@ func udpPair(t *testing.T) (rx *net.UDPConn, tx *net.UDPConn) {
 func readPackets(t *testing.T, r *udpReader, rx *net.UDPConn, n int) (got []udpPacket, reads int) {
 	t.Helper()
 	_ = rx.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for len(got) < n {
-		pkts, err := r.read()
-		if err != nil {
-			t.Fatalf("after %d datagrams: %v", len(got), err)
-		}
+	err := r.run(func(pkts []udpPacket) bool {
 		reads++
 		for _, p := range pkts {
 			p.data = bytes.Clone(p.data)
 			got = append(got, p)
 		}
+		return len(got) < n
+	})
+	if err != nil {
+		t.Fatalf("after %d datagrams: %v", len(got), err)
 	}
 	return got, reads
 }
