@@ -96,9 +96,10 @@ several cameras:
 With --metrics-listen, /healthz answers 200 while every camera has persisted a
 fragment recently, and /metrics serves Prometheus counters. The Go garbage
 collector runs at GOGC=25 (less memory for a little CPU) unless GOGC is set.
-Kept on one core (taskset -c 0 kvs capture ..., or CPUAffinity= in a systemd
-unit, as samples/systemd does), the process spends about a quarter less CPU
-on waking its own threads across cores.`,
+When every source passes its video through (RTSP, test://), Go runs one
+processor per 16 cameras (GOMAXPROCS), which spares it waking a second thread
+for every frame; with a V4L2 source, which may encode, it keeps one per CPU.
+GOMAXPROCS in the environment overrides both.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(cmd)
@@ -156,6 +157,11 @@ func (c *camera) set(f func(c *camera)) {
 
 func runCapture(ctx context.Context, o captureOptions, cams []cameraConfig, log *slog.Logger) error {
 	log.Debug("garbage collector target", "gogc", tuneGCForStreaming())
+	sources := make([]string, len(cams))
+	for i, c := range cams {
+		sources[i] = c.Source
+	}
+	log.Debug("go processors", "gomaxprocs", tuneProcsForCapture(sources))
 	cfg, endpoint, err := o.client.resolve(ctx)
 	if err != nil {
 		return err
