@@ -14,8 +14,9 @@ import (
 // 1 % of a core at 1080p30, and most of that is waking threads: each burst
 // of packets wakes the reader, which hands the frame on to the uploader. With
 // more processors than work, Go wakes a second thread for every hand-off,
-// which finds nothing to do and sleeps again; with one processor per few
-// dozen cameras the hand-offs stay on the thread that read the packets.
+// which finds nothing to do and sleeps again; with one processor per 16
+// cameras (about a sixth of a core of work) the hand-offs stay on the thread
+// that read the packets.
 const passThroughPerProc = 16
 
 // tuneProcsForCapture lowers GOMAXPROCS for a capture whose sources all pass
@@ -38,7 +39,8 @@ func tuneProcsForCapture(sources []string) int {
 	return n
 }
 
-// passesThrough tells a source URI whose frames are never encoded here.
+// passesThrough reports whether the frames of a source URI are passed on as
+// they come, never encoded here.
 func passesThrough(source string) bool {
 	u, err := url.Parse(source)
 	if err != nil {
