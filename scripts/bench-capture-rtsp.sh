@@ -18,9 +18,9 @@
 #                                that lower transport (kvs asks for UDP first
 #                                and takes TCP when refused; the peer is told)
 #   KVSKIT_BENCH_PEER=0          leave the ffmpeg peer out
-#   KVSKIT_BENCH_PIN=CPU         also measure kvs and the peer pinned to that
-#                                CPU (taskset -c CPU), as a systemd unit with
-#                                CPUAffinity= runs them
+#   KVSKIT_BENCH_PIN=CPU         also measure kvs (and the REV build) and the
+#                                peer pinned to that CPU (taskset -c CPU), as
+#                                a systemd unit with CPUAffinity= runs them
 set -euo pipefail
 secs=${1:-30}
 runs=${KVSKIT_BENCH_RUNS:-1}
@@ -116,6 +116,9 @@ for run in $(seq "$runs"); do
 	fi
 	if [ -n "$before" ]; then
 		capture "$work/kvs-before" "kvs capture built from $before, run $run"
+		if [ -n "$pin" ]; then
+			capture "$work/kvs-before" "kvs capture built from $before, pinned to CPU $pin, run $run" "$pin"
+		fi
 	fi
 	if [ "$peer" != 0 ]; then
 		peer "ffmpeg -rtsp_transport $transport -i rtsp://... -c copy -f matroska /dev/null (peer), run $run"
