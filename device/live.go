@@ -58,6 +58,22 @@ func OpenURI(ctx context.Context, uri string) (LiveSource, error) {
 	}
 }
 
+// PassesThrough reports whether OpenURI would open a source that hands on
+// its frames as they come, never encoding them: RTSP cameras and test
+// patterns. A V4L2 camera may convert and encode pixels; a URI OpenURI
+// refuses passes nothing.
+func PassesThrough(uri string) bool {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return false
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "rtsp", "rtsps", "test":
+		return true
+	}
+	return false
+}
+
 // loop plays a file's bytes over and over. Every pass lasts as long as the
 // first track (the video, when there is one): last frame plus one frame
 // interval; frames of other tracks beyond that are left out, so the tracks

@@ -1,10 +1,10 @@
 package main
 
 import (
-	"net/url"
 	"os"
 	"runtime"
-	"strings"
+
+	"kvskit/device"
 )
 
 // passThroughPerProc is how many pass-through cameras one Go processor
@@ -30,25 +30,11 @@ func tuneProcsForCapture(sources []string) int {
 		return cur
 	}
 	for _, s := range sources {
-		if !passesThrough(s) {
+		if !device.PassesThrough(s) {
 			return cur
 		}
 	}
 	n := min(cur, max(1, (len(sources)+passThroughPerProc-1)/passThroughPerProc))
 	runtime.GOMAXPROCS(n)
 	return n
-}
-
-// passesThrough reports whether the frames of a source URI are passed on as
-// they come, never encoded here.
-func passesThrough(source string) bool {
-	u, err := url.Parse(source)
-	if err != nil {
-		return false
-	}
-	switch strings.ToLower(u.Scheme) {
-	case "rtsp", "rtsps", "test":
-		return true
-	}
-	return false
 }

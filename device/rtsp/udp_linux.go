@@ -28,9 +28,7 @@ type udpReader struct {
 	slot  int
 	pkts  []udpPacket
 
-	fn   func([]udpPacket) bool
-	each func(fd uintptr) bool // r.batches, bound once
-	err  error
+	err error
 	// empty counts the reads that found no datagram.
 	empty int
 }
@@ -42,7 +40,6 @@ func newUDPReader(c *net.UDPConn, n, slot int) (*udpReader, error) {
 		return nil, fmt.Errorf("rtsp: UDP socket: %w", err)
 	}
 	r := &udpReader{rc: rc}
-	r.each = r.batches
 	r.resize(n, slot)
 	return r, nil
 }
@@ -72,16 +69,15 @@ func (r *udpReader) resize(n, slot int) {
 // began. A camera sending a picture's packets over a millisecond or two wakes
 // the reader several times a picture, so this saves a system call a wake-up.
 func (r *udpReader) run(fn func([]udpPacket) bool) error {
-	r.fn, r.err = fn, nil
-	defer func() { r.fn = nil }()
-	if err := r.rc.Read(r.each); err != nil {
+	r.err = nil
+	if err := r.rc.Read(func(fd uintptr) bool { return r.batches(fd, fn) }); err != nil {
 		return err
 	}
 	return r.err
 }
 
 // batches is the poller's read callback: false asks it to wait for data.
-func (r *udpReader) batches(fd uintptr) bool {
+func (r *udpReader) batches(fd uintptr, fn func([]udpPacket) bool) bool {
 	for {
 		n, ok := r.recvmmsg(fd)
 		if !ok {
@@ -100,7 +96,7 @@ func (r *udpReader) batches(fd uintptr) bool {
 				truncated: h.hdr.Flags&unix.MSG_TRUNC != 0,
 			}
 		}
-		if !r.fn(pkts) {
+		if !fn(pkts) {
 			return true
 		}
 		if !full {
