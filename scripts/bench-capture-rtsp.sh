@@ -2,7 +2,8 @@
 # Measures `kvs capture` of a 1080p30 H.264 8 Mbit/s RTSP camera (GStreamer's
 # RTSP server playing a file at its real rate) into `kvs serve`: peak
 # resident memory (VmHWM), the largest anonymous and file-backed parts, and
-# the CPU share of one core over SECONDS (default 30). In the same run, the
+# the CPU share of one core and the context switches a second of all its
+# threads over SECONDS (default 30). In the same run, the
 # peer: ffmpeg as the RTSP client passing the stream through to Matroska
 # (-c copy -f matroska /dev/null). Prints a markdown table, one row per
 # process and run, with the load average at the start of each.
@@ -50,13 +51,20 @@ endpoint=$(sed -n 's/.*ready at \(http:[^ ]*\).*/\1/p' "$work/serve.out")
 export AWS_SHARED_CREDENTIALS_FILE="$work/data/credentials" AWS_CONFIG_FILE=/dev/null AWS_REGION=us-east-1
 unset AWS_CA_BUNDLE
 
+# switches PID: the context switches of all the threads of PID so far
+# (voluntary and not; threads that ended are not counted).
+switches() {
+	cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/{n+=$2} END{print n+0}'
+}
+
 # measure PID: samples /proc every 0.5 s for secs after a 3 s warm-up; prints
-# "peak_kB anon_kB file_kB cpu%".
+# "peak_kB anon_kB file_kB cpu% switches_per_s".
 measure() {
-	local pid=$1 hw=0 a=0 f=0 h an fi c0 c1 t0 tick
+	local pid=$1 hw=0 a=0 f=0 h an fi c0 c1 s0 s1 t0 tick
 	tick=$(getconf CLK_TCK)
 	sleep 3
 	c0=$(awk '{print $14+$15}' /proc/"$pid"/stat)
+	s0=$(switches "$pid")
 	t0=$(date +%s.%N)
 	while awk -v t0="$t0" -v s="$secs" -v now="$(date +%s.%N)" 'BEGIN{exit !(now - t0 < s)}'; do
 		read -r h an fi < <(awk '/^VmHWM/{h=$2} /^RssAnon/{a=$2} /^RssFile/{f=$2} END{print h+0, a+0, f+0}' /proc/"$pid"/status)
@@ -64,8 +72,9 @@ measure() {
 		sleep 0.5
 	done
 	c1=$(awk '{print $14+$15}' /proc/"$pid"/stat)
-	awk -v c0="$c0" -v c1="$c1" -v tk="$tick" -v s="$secs" -v h="$hw" -v a="$a" -v f="$f" \
-		'BEGIN{printf "%d %d %d %.2f\n", h, a, f, 100*(c1-c0)/tk/s}'
+	s1=$(switches "$pid")
+	awk -v c0="$c0" -v c1="$c1" -v tk="$tick" -v s="$secs" -v h="$hw" -v a="$a" -v f="$f" -v s0="$s0" -v s1="$s1" \
+		'BEGIN{printf "%d %d %d %.2f %.0f\n", h, a, f, 100*(c1-c0)/tk/s, (s1-s0)/s}'
 }
 mb() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -90,23 +99,23 @@ capture() {
 	ld=$(load)
 	(pinned "$cpu" "$work/kvs-capture" capture --source "$url" --stream cam --create-stream --endpoint-url "$endpoint") >"$work/capture.log" 2>&1 &
 	cap=$!
-	read -r kh ka kf kc < <(measure "$cap")
+	read -r kh ka kf kc ks < <(measure "$cap")
 	kill -TERM "$cap"; wait "$cap" || true
 	persisted=$(grep -c "fragment persisted" "$work/capture.log" || true)
-	echo "| $label ($persisted fragments persisted) | $(mb "$kh") | $(mb "$ka") | $(mb "$kf") | $kc % | $ld |"
+	echo "| $label ($persisted fragments persisted) | $(mb "$kh") | $(mb "$ka") | $(mb "$kf") | $kc % | $ks | $ld |"
 }
 
-echo "| process ($secs s, 1080p30 H.264 8 Mbit/s over RTSP/${transport^^}, real time) | peak RSS (MB) | anon (MB) | file-backed (MB) | CPU (one core) | load average |"
-echo "| --- | --- | --- | --- | --- | --- |"
+echo "| process ($secs s, 1080p30 H.264 8 Mbit/s over RTSP/${transport^^}, real time) | peak RSS (MB) | anon (MB) | file-backed (MB) | CPU (one core) | context switches/s | load average |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
 # peer LABEL [CPU]: one measured run of the ffmpeg peer; prints a table row.
 peer() {
 	local label=$1 cpu=${2:-} ld ff fh fa ff_ fc
 	ld=$(load)
 	(pinned "$cpu" ffmpeg -v error -rtsp_transport "$transport" -i "$url" -map 0 -c copy -f matroska -y /dev/null) >"$work/ff.log" 2>&1 &
 	ff=$!
-	read -r fh fa ff_ fc < <(measure "$ff")
+	read -r fh fa ff_ fc fs < <(measure "$ff")
 	kill -INT "$ff"; wait "$ff" || true
-	echo "| $label | $(mb "$fh") | $(mb "$fa") | $(mb "$ff_") | $fc % | $ld |"
+	echo "| $label | $(mb "$fh") | $(mb "$fa") | $(mb "$ff_") | $fc % | $fs | $ld |"
 }
 
 for run in $(seq "$runs"); do
