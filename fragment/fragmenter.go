@@ -33,7 +33,8 @@ type Stats struct {
 	// frame: before the first one, and after a Flush before the next one.
 	DroppedBeforeKey uint64
 	// ForcedCuts counts fragments cut without a key frame because of the
-	// maximum duration or the int16 block-timecode range.
+	// maximum duration or the int16 block-timecode range, and fragments
+	// opened after a Cut by a frame that is not a video key frame.
 	ForcedCuts uint64
 }
 
@@ -63,6 +64,9 @@ type Fragmenter struct {
 	video   int // index of the track whose key frames start fragments; -1 without video
 
 	waitKey bool // dropping frames until a video key frame
+	// cont: the open fragment was cut by Cut, and the next frame opens the
+	// next one whatever it is.
+	cont bool
 
 	// The open fragment.
 	frames   []media.Frame
@@ -190,8 +194,12 @@ func (f *Fragmenter) Push(fr media.Frame) (*Fragment, error) {
 
 	var out *Fragment
 	if len(f.frames) == 0 {
+		if f.cont && !videoKey && f.video >= 0 && f.keyFrames {
+			f.stats.ForcedCuts++
+			f.log.Debug("fragment continues the previous one without a key frame", "seq", f.seq, "track", fr.Track)
+		}
 		f.open(&fr, idx, est)
-		f.waitKey = false
+		f.waitKey, f.cont = false, false
 	} else {
 		startT := time.Duration(f.start) * f.unit
 		rel := f.unitOf(fr.PTS) - f.start
@@ -249,6 +257,20 @@ func (f *Fragmenter) Flush() *Fragment {
 	f.frames = nil
 	f.meta = f.meta[:0]
 	f.waitKey = f.keyFrames && f.video >= 0
+	f.cont = false
+	return out
+}
+
+// Cut closes and returns the open fragment like Flush, or nil when it is
+// empty, but the stream goes on: the next frame opens the next fragment even
+// when it is not a video key frame (counted in Stats.ForcedCuts), so that no
+// frame is lost to the cut. It is for a pause of a source that will go on
+// with the same picture sequence, such as the producer's idle flush.
+func (f *Fragmenter) Cut() *Fragment {
+	out := f.Flush()
+	if out != nil {
+		f.waitKey, f.cont = false, true
+	}
 	return out
 }
 

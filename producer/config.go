@@ -261,8 +261,10 @@ type Stats struct {
 	// Errors counts ERROR ACKs; Failed the fragments refused for good.
 	Errors uint64
 	Failed uint64
-	// Dropped counts fragments dropped from a full buffer.
-	Dropped uint64
+	// Dropped counts fragments dropped from a full buffer (whole GOPs,
+	// oldest first), FramesDropped the frames in them.
+	Dropped       uint64
+	FramesDropped uint64
 	// Duplicates counts fragments sent again after a reconnect.
 	Duplicates uint64
 	// BytesSent counts PutMedia body bytes.

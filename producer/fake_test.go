@@ -41,6 +41,11 @@ type fakeKVS struct {
 	verifier  awsauth.Verifier
 	hold      chan struct{} // PutMedia handlers wait here without reading when set
 	linger    chan struct{} // PutMedia handlers keep the response open after the body ends until closed
+	// freeze, when set, makes the first PutMedia handler read the whole
+	// request and never answer (no status line) until it is closed.
+	freeze chan struct{}
+	// dataURL, when set, is the DataEndpoint GetDataEndpoint answers.
+	dataURL string
 
 	mu        sync.Mutex
 	describes int
@@ -70,6 +75,9 @@ func newFakeKVS(t *testing.T, region string) *fakeKVS {
 		}
 		if f.linger != nil {
 			close(f.linger)
+		}
+		if f.freeze != nil {
+			close(f.freeze)
 		}
 		f.mu.Unlock()
 		f.ts.CloseClientConnections()
@@ -117,7 +125,11 @@ func (f *fakeKVS) serve(w http.ResponseWriter, r *http.Request) {
 		}})
 	case "/getDataEndpoint":
 		f.endpoints++
-		_ = json.NewEncoder(w).Encode(map[string]string{"DataEndpoint": f.ts.URL})
+		ep := f.ts.URL
+		if f.dataURL != "" {
+			ep = f.dataURL
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"DataEndpoint": ep})
 	case "/tagStream":
 		_ = json.NewEncoder(w).Encode(map[string]string{})
 	default:
@@ -137,8 +149,13 @@ func (f *fakeKVS) putMedia(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	n := len(f.puts)
 	f.puts = append(f.puts, rec)
-	putStatus, acks, hold, linger := f.putStatus, f.acks, f.hold, f.linger
+	putStatus, acks, hold, linger, freeze := f.putStatus, f.acks, f.hold, f.linger, f.freeze
 	f.mu.Unlock()
+	if freeze != nil && n == 0 {
+		_, _ = io.Copy(io.Discard, r.Body)
+		<-freeze
+		return
+	}
 	if putStatus != nil {
 		if status, code := putStatus(n); status != 0 {
 			writeAPIError(w, status, code, "refused by the test")
@@ -249,6 +266,14 @@ func (f *fakeKVS) records() []*putRecord {
 		out[i] = &c
 	}
 	return out
+}
+
+// setDataURL changes the DataEndpoint that GetDataEndpoint answers ("" for
+// the fake itself).
+func (f *fakeKVS) setDataURL(u string) {
+	f.mu.Lock()
+	f.dataURL = u
+	f.mu.Unlock()
 }
 
 func (f *fakeKVS) counts() (describes, endpoints int) {

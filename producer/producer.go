@@ -30,6 +30,7 @@ type entry struct {
 	number   string
 	sentIn   uint64 // id of the last session that sent it (0: never)
 	sends    int
+	gopStart bool // its video starts with a key frame (or it has no video)
 	inflight bool
 	removed  bool // taken out of the buffer while in flight: release when written
 }
@@ -56,6 +57,7 @@ type Producer struct {
 	frag       *fragment.Fragmenter
 	open       bool // the fragmenter holds frames of an open fragment
 	lastFrame  time.Time
+	waiting    int      // WriteFrame calls waiting for buffer space
 	buf        []*entry // ordered by ord; all unacknowledged
 	bufBytes   int64
 	bufDur     time.Duration
@@ -159,14 +161,24 @@ func (p *Producer) WriteFrame(ctx context.Context, f media.Frame) error {
 	}
 	p.mu.Lock()
 	for p.cfg.Block && !p.closing && p.fullLocked() {
+		// A writer held back by a full buffer is not an idle source: the
+		// idle flush waits (see idleFlush).
 		room := p.room
+		p.waiting++
 		p.mu.Unlock()
+		var err error
 		select {
 		case <-room:
 		case <-ctx.Done():
-			return fmt.Errorf("producer: stream %s: wait for buffer space: %w", p.cfg.StreamName, ctx.Err())
+			err = fmt.Errorf("producer: stream %s: wait for buffer space: %w", p.cfg.StreamName, ctx.Err())
 		}
 		p.mu.Lock()
+		p.waiting--
+		p.lastFrame = time.Now()
+		if err != nil {
+			p.mu.Unlock()
+			return err
+		}
 	}
 	if p.closing {
 		p.mu.Unlock()
@@ -293,7 +305,12 @@ func (p *Producer) DiscardOpen() int {
 	return 0
 }
 
-// idleFlush closes the open fragment when no frame came for IdleFlush.
+// idleFlush closes the open fragment when no frame came for IdleFlush, so
+// that it is sent and acknowledged while the source pauses. It never runs
+// while a writer waits for buffer space (that is back-pressure, not a
+// pause), and it cuts with Fragmenter.Cut: the frames that follow the pause
+// open the next fragment whether or not they start with a key frame, so
+// none is lost to the cut.
 func (p *Producer) idleFlush() {
 	p.mu.Lock()
 	if p.closing {
@@ -301,11 +318,11 @@ func (p *Producer) idleFlush() {
 		return
 	}
 	next := p.cfg.IdleFlush
-	if p.open {
+	if p.open && p.waiting == 0 {
 		if since := time.Since(p.lastFrame); since < p.cfg.IdleFlush {
 			next = p.cfg.IdleFlush - since
 		} else {
-			if fr := p.frag.Flush(); fr != nil {
+			if fr := p.frag.Cut(); fr != nil {
 				p.log.Debug("idle: flushing the open fragment", "seq", fr.Seq, "idle", since)
 				p.addLocked(fr)
 			}
@@ -326,6 +343,7 @@ func (p *Producer) addLocked(fr *fragment.Fragment) {
 		size:     int64(fr.Size()),
 		dur:      fr.Duration,
 		closedAt: p.cfg.Now(),
+		gopStart: p.startsGOP(fr),
 	}
 	p.nextOrd++
 	p.buf = append(p.buf, e)
@@ -333,17 +351,47 @@ func (p *Producer) addLocked(fr *fragment.Fragment) {
 	p.bufDur += e.dur
 	p.stats.Fragments++
 	if !p.cfg.Block {
+		// Drop whole GOPs, oldest first: a fragment that continues the GOP
+		// of a dropped one (cut without a key frame) cannot be decoded
+		// without it and goes too.
 		for len(p.buf) > 1 && (p.bufBytes > p.cfg.BufferBytes || p.bufDur > p.cfg.BufferDuration) {
-			old := p.buf[0]
-			p.removeLocked(old)
-			p.stats.Dropped++
-			p.recordLostLocked(FragmentFailure{Seq: old.frag.Seq, Timecode: old.tc, Number: old.number, Err: ErrFragmentDropped})
-			p.eventLocked(Event{Type: FragmentDropped, Fragment: old.frag.Seq, Timecode: old.tc, Number: old.number, Err: ErrFragmentDropped})
-			p.log.Warn("buffer full: dropped the oldest fragment", "seq", old.frag.Seq, "timecode", old.tc,
-				"buffer_bytes", p.bufBytes, "buffer_duration", p.bufDur)
+			p.dropLocked(p.buf[0])
+			for len(p.buf) > 1 && !p.buf[0].gopStart {
+				p.dropLocked(p.buf[0])
+			}
 		}
 	}
 	p.signal()
+}
+
+// dropLocked takes an unacknowledged fragment out of a full buffer and
+// reports it.
+func (p *Producer) dropLocked(old *entry) {
+	p.removeLocked(old)
+	p.stats.Dropped++
+	p.stats.FramesDropped += uint64(len(old.frag.Frames))
+	p.recordLostLocked(FragmentFailure{Seq: old.frag.Seq, Timecode: old.tc, Number: old.number, Err: ErrFragmentDropped})
+	p.eventLocked(Event{Type: FragmentDropped, Fragment: old.frag.Seq, Timecode: old.tc, Number: old.number, Err: ErrFragmentDropped})
+	p.log.Warn("buffer full: dropped the oldest fragment", "seq", old.frag.Seq, "timecode", old.tc,
+		"frames", len(old.frag.Frames), "buffer_bytes", p.bufBytes, "buffer_duration", p.bufDur)
+}
+
+// startsGOP reports whether the fragment's first video frame is a key
+// frame, or it has no video.
+func (p *Producer) startsGOP(fr *fragment.Fragment) bool {
+	video := uint64(0)
+	for _, t := range p.tracks {
+		if t.Kind == media.KindVideo {
+			video = t.Number
+			break
+		}
+	}
+	for _, f := range fr.Frames {
+		if f.Track == video {
+			return f.Key
+		}
+	}
+	return true
 }
 
 // fullLocked reports whether the buffer has reached a bound.

@@ -151,14 +151,30 @@ func (p *Producer) backoff(n int) time.Duration {
 	return time.Duration(rand.Int64N(int64(d) + 1))
 }
 
+// forgetEndpoint makes the next session look the data endpoint up again.
+func (p *Producer) forgetEndpoint() {
+	p.mu.Lock()
+	p.endpoint = ""
+	p.mu.Unlock()
+}
+
+// controlTimeout bounds one control-plane step of a reconnect (credentials,
+// describe, data endpoint), so that an endpoint that accepts connections and
+// never answers cannot hold the sender: the staleness window, at least 10 s.
+func (p *Producer) controlTimeout() time.Duration {
+	return max(p.cfg.ConnectionStaleness, 10*time.Second)
+}
+
 // prepare refreshes what a session needs: the stream description after a
 // not-found, and the data endpoint when older than DefaultEndpointTTL.
 func (p *Producer) prepare() (string, error) {
+	ctx, cancel := context.WithTimeout(p.ctx, p.controlTimeout())
+	defer cancel()
 	p.mu.Lock()
 	ep, at, redescribe := p.endpoint, p.endpointAt, p.redescribe
 	p.mu.Unlock()
 	if redescribe {
-		st, err := p.cp.ensureStream(p.ctx, &p.cfg, p.tracks, false)
+		st, err := p.cp.ensureStream(ctx, &p.cfg, p.tracks, false)
 		if err != nil {
 			return "", err
 		}
@@ -170,7 +186,7 @@ func (p *Producer) prepare() (string, error) {
 	}
 	if ep == "" || time.Since(at) > DefaultEndpointTTL {
 		var err error
-		if ep, err = p.cp.dataEndpoint(p.ctx); err != nil {
+		if ep, err = p.cp.dataEndpoint(ctx); err != nil {
 			return "", err
 		}
 		p.mu.Lock()
@@ -184,14 +200,14 @@ func (p *Producer) prepare() (string, error) {
 func (p *Producer) session(reconnect bool) sessionResult {
 	ep, err := p.prepare()
 	if err != nil {
-		p.mu.Lock()
-		p.endpoint = "" // look it up again next time
-		p.mu.Unlock()
+		p.forgetEndpoint()
 		return sessionResult{err: err}
 	}
 	ctx, cancel := context.WithCancelCause(p.ctx)
 	defer cancel(errSessionDone)
-	creds, err := p.cp.credentials(ctx)
+	cctx, ccancel := context.WithTimeout(ctx, p.controlTimeout())
+	creds, err := p.cp.credentials(cctx)
+	ccancel()
 	if err != nil {
 		return sessionResult{err: fmt.Errorf("putmedia %s: %w", p.cfg.StreamName, err)}
 	}
@@ -224,6 +240,12 @@ func (p *Producer) session(reconnect bool) sessionResult {
 		return sessionResult{err: fmt.Errorf("putmedia %s: %w", p.cfg.StreamName, err)}
 	}
 
+	// Whatever ends the session (staleness, Close, a failed write) also ends
+	// the body: the transport's round trip waits for its body writer before
+	// it returns an error, so a body left open would hold the request, and
+	// the sender, forever.
+	stopBody := context.AfterFunc(ctx, func() { _ = body.CloseWrite(context.Cause(ctx)) })
+	defer stopBody()
 	writerDone := make(chan error, 1)
 	go func() { writerDone <- p.writeSession(s, body) }()
 	finish := func(res sessionResult) sessionResult {
@@ -260,6 +282,7 @@ func (p *Producer) session(reconnect bool) sessionResult {
 		if c := context.Cause(ctx); c != nil && !errors.Is(c, context.Canceled) {
 			err = c
 		}
+		p.forgetEndpoint() // it may have moved, or be a dead path
 		return finish(sessionResult{err: fmt.Errorf("putmedia %s: %w", p.cfg.StreamName, err)})
 	}
 	if resp.StatusCode != http.StatusOK {
@@ -297,6 +320,9 @@ func (p *Producer) session(reconnect bool) sessionResult {
 		res.err = fmt.Errorf("putmedia %s: the service ended the session with fragments unacknowledged", p.cfg.StreamName)
 	case res.err != nil && cause != nil && !errors.Is(cause, context.Canceled) && !errors.Is(cause, errSessionDone):
 		res.err = fmt.Errorf("putmedia %s: %w", p.cfg.StreamName, cause)
+	}
+	if errors.Is(cause, errSessionStale) {
+		p.forgetEndpoint()
 	}
 	return finish(res)
 }
