@@ -254,6 +254,7 @@ type persistJob struct {
 	retained  bool
 	headerErr error
 	append    *store.PendingAppend // nil if not retained or the header failed
+	dup       bool                 // already stored: p.rec is the stored fragment
 }
 
 // persist stores fragments in arrival order, up to persistDepth at once,
@@ -274,6 +275,16 @@ func (sess *ingestSession) persist() {
 	}()
 	for p := range sess.persistQ {
 		j := &persistJob{p: p, retained: sess.stream.DataRetentionInHours > 0}
+		if j.retained {
+			if rec, ok := s.storedCopy(arn, p); ok {
+				j.dup = true
+				p.rec = rec
+				s.bufs.put(p.buf)
+				p.data, p.buf = nil, nil
+				jobs <- j
+				continue
+			}
+		}
 		if j.retained {
 			id, ok := headerIDs[string(p.header)]
 			if !ok {
@@ -306,6 +317,12 @@ func (sess *ingestSession) complete(j *persistJob) {
 	s := sess.s
 	p := j.p
 	tc := p.rec.Timecode
+	if j.dup {
+		s.log.Info("putmedia: fragment already stored; acknowledged without storing it again",
+			"stream", sess.stream.Name, "timecode", tc, "fragment", p.rec.Number)
+		sess.send(fragmentAck(ackPersisted, tc, p.rec.Number))
+		return
+	}
 	if j.headerErr != nil {
 		s.log.Error("putmedia: store header", "stream", sess.stream.Name, "err", j.headerErr)
 		sess.send(errorAck(errArchival, &tc, p.rec.Number, "storing the stream header failed: %v", j.headerErr))
