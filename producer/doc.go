@@ -17,11 +17,23 @@
 // header and Segment with the same SegmentUID, so no video is lost. Sessions
 // are renewed before the service's connection limit at a fragment boundary.
 //
+// Every blocking step of a session is bounded: a connection that is
+// accepted and then answers nothing (a frozen endpoint, a middlebox that
+// drops traffic) is abandoned after Config.ConnectionStaleness, the data
+// endpoint is looked up again, and a new session resends what was not
+// acknowledged. A fragment resent after a lost acknowledgement keeps its
+// producer timestamp (Stats.Duplicates counts resends), so an endpoint can
+// recognise it.
+//
 // Memory is bounded by Config.BufferBytes and Config.BufferDuration: in Block
-// mode WriteFrame waits for room, otherwise the oldest whole unacknowledged
-// fragments are dropped and reported (FragmentDropped events, Stats.Dropped,
-// and Close's error). The producer keeps each frame's Data until its
-// fragment is acknowledged: callers must not modify it after WriteFrame.
+// mode WriteFrame waits for room, otherwise the oldest whole GOPs are
+// dropped and reported (FragmentDropped events, Stats.Dropped and
+// Stats.FramesDropped, and Close's error). The idle flush (Config.IdleFlush)
+// never cuts a fragment while WriteFrame waits for room, and the frames
+// after an idle flush open the next fragment whether or not they start with
+// a key frame, so no frame is lost to it. The producer keeps each frame's
+// Data until its fragment is acknowledged: callers must not modify it after
+// WriteFrame.
 //
 // The context given to New bounds the setup only; the upload runs until
 // Close, whose context bounds the wait for the last acknowledgements. When
