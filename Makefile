@@ -39,7 +39,7 @@ demo: build
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-# The producer side against ffmpeg, curl and the disk, in one run (BENCHMARKS.md, "Producer").
+# The producer side against ffmpeg, curl and the disk, in one run (BENCHMARKS.md, rows P1 and U1-U3).
 .PHONY: bench-producer
 bench-producer:
 	bash bench/producer.sh

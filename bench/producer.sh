@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The producer side of kvs against peers measured in the same run; prints
-# markdown tables (BENCHMARKS.md, section "Producer", shows a run).
+# markdown tables (BENCHMARKS.md, rows P1 and U1-U3, shows a run).
 #
 #  1. Packaging: frames -> KVS MKV (fragmenter + session writer, into
 #     io.Discard; BenchmarkPackaging in producer/, GOMAXPROCS=1) against
