@@ -1,5 +1,7 @@
 // Package store is the durable store of the local KVS endpoint: it keeps the
-// control-plane records (video streams and signaling channels) and the
+// control-plane records (video streams and signaling channels, with their
+// configurations as JSON inside each record, so members added to them keep
+// older data directories readable) and the
 // fragment archive (stream headers and fragment bytes with their index).
 //
 // Records and the fragment index live in a bbolt database (DIR/index.db).

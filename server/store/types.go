@@ -27,6 +27,13 @@ type Stream struct {
 	CreationTime         time.Time
 	DataRetentionInHours int
 	Tags                 map[string]string
+	// StorageTier is the DefaultStorageTier, HOT or WARM; empty (records
+	// written before it existed) means HOT.
+	StorageTier string `json:",omitempty"`
+	// The configurations below are nil until set.
+	ImageGeneration *ImageGenerationConfig `json:",omitempty"`
+	Notification    *NotificationConfig    `json:",omitempty"`
+	Edge            *EdgeState             `json:",omitempty"`
 }
 
 // Channel is a signaling channel's control-plane record.
@@ -39,6 +46,8 @@ type Channel struct {
 	CreationTime      time.Time
 	MessageTTLSeconds int
 	Tags              map[string]string
+	// MediaStorage is nil until set; nil means storage DISABLED.
+	MediaStorage *MediaStorageConfig `json:",omitempty"`
 }
 
 // Fragment is the index record of one stored fragment.
