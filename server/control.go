@@ -175,14 +175,18 @@ func (s *Server) lookupStream(ref streamRef) (store.Stream, *apiError) {
 
 func (s *Server) createStream(w http.ResponseWriter, _ *http.Request, body []byte) *apiError {
 	var in struct {
-		DeviceName           string            `json:"DeviceName"`
-		StreamName           string            `json:"StreamName"`
-		MediaType            string            `json:"MediaType"`
-		KmsKeyID             string            `json:"KmsKeyId"`
-		DataRetentionInHours *int              `json:"DataRetentionInHours"`
-		Tags                 map[string]string `json:"Tags"`
+		DeviceName           string               `json:"DeviceName"`
+		StreamName           string               `json:"StreamName"`
+		MediaType            string               `json:"MediaType"`
+		KmsKeyID             string               `json:"KmsKeyId"`
+		DataRetentionInHours *int                 `json:"DataRetentionInHours"`
+		Tags                 map[string]string    `json:"Tags"`
+		StreamStorage        *streamStorageConfig `json:"StreamStorageConfiguration"`
 	}
 	if e := decode(body, &in); e != nil {
+		return e
+	}
+	if e := checkCreateStream(in.MediaType, in.KmsKeyID, in.Tags, in.StreamStorage); e != nil {
 		return e
 	}
 	if !validName(in.StreamName, 256) {
@@ -213,6 +217,9 @@ func (s *Server) createStream(w http.ResponseWriter, _ *http.Request, body []byt
 		Name: in.StreamName, ARN: s.arn("stream", in.StreamName, now), DeviceName: in.DeviceName,
 		MediaType: in.MediaType, KmsKeyID: kms, Version: randomVersion(), Status: "ACTIVE",
 		CreationTime: now, DataRetentionInHours: retention, Tags: in.Tags,
+	}
+	if in.StreamStorage != nil {
+		st.StorageTier = in.StreamStorage.DefaultStorageTier
 	}
 	if err := s.store.CreateStream(st); err != nil {
 		if errors.Is(err, store.ErrExists) {
