@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"kvskit/server/store"
@@ -49,10 +48,6 @@ const (
 	maxEdgeAgentConfigs = 10
 	minSamplingInterval = 200 // milliseconds
 )
-
-// mediaStorageMu serialises UpdateMediaStorageConfiguration, whose check that
-// a stream is mapped to no other channel spans several channel records.
-var mediaStorageMu sync.Mutex
 
 func errNoDataRetention(format string, args ...any) *apiError {
 	return errorf(http.StatusBadRequest, "NoDataRetentionException", format, args...)
@@ -426,8 +421,8 @@ func (s *Server) updateMediaStorageConfiguration(w http.ResponseWriter, _ *http.
 		return c.e
 	}
 	cfg := *in.Config
-	mediaStorageMu.Lock()
-	defer mediaStorageMu.Unlock()
+	s.mediaStorageMu.Lock()
+	defer s.mediaStorageMu.Unlock()
 	if _, e := s.lookupChannel("", in.ChannelARN); e != nil {
 		return e
 	}

@@ -126,6 +126,11 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // background work and sessions
 
+	// mediaStorageMu serialises UpdateMediaStorageConfiguration, whose check
+	// that a stream is mapped to no other channel spans several channel
+	// records.
+	mediaStorageMu sync.Mutex
+
 	mu       sync.Mutex
 	closed   bool
 	sessions map[string]*ingestSession // stream ARN -> active PutMedia session
