@@ -13,8 +13,11 @@ const (
 	// CodeInvalidSignature: the signature is malformed, does not match, is
 	// out of its time window, or names the wrong region or service.
 	CodeInvalidSignature = "InvalidSignatureException"
-	// CodeUnrecognizedClient: the access key id is unknown.
+	// CodeUnrecognizedClient: the access key id is unknown, or the session
+	// token was never issued (or does not belong to the access key id).
 	CodeUnrecognizedClient = "UnrecognizedClientException"
+	// CodeExpiredToken: the session token was issued but has expired.
+	CodeExpiredToken = "ExpiredTokenException"
 )
 
 // Error says why a request was refused. Code is one of the Code* constants;

@@ -39,6 +39,12 @@ func testVerifier(now time.Time) *Verifier {
 			}
 			return "", false
 		},
+		LookupSession: func(id, token string) (string, error) {
+			if id == testAKID && token == testToken {
+				return testSecret, nil
+			}
+			return "", errorf(CodeUnrecognizedClient, "The security token included in the request is invalid")
+		},
 		Now: func() time.Time { return now },
 	}
 }

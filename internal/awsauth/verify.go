@@ -3,6 +3,7 @@ package awsauth
 import (
 	"crypto/hmac"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -26,8 +27,18 @@ type Verifier struct {
 	Region string
 	// Service every credential scope must name; "kinesisvideo" when empty.
 	Service string
-	// Lookup returns the secret access key of an access key id.
+	// Lookup returns the secret access key of an access key id. It is
+	// consulted only for requests without a session token.
 	Lookup func(accessKeyID string) (secret string, ok bool)
+	// LookupSession returns the secret access key of temporary credentials:
+	// the access key id and the session token (x-amz-security-token header,
+	// or X-Amz-Security-Token in a presigned query) a request carries. A
+	// failure should be an *Error (CodeUnrecognizedClient for a token that
+	// was never issued, CodeExpiredToken for one past its expiry); any other
+	// error counts as CodeUnrecognizedClient. When nil, every request that
+	// carries a session token is refused, as AWS refuses a token it did not
+	// issue.
+	LookupSession func(accessKeyID, sessionToken string) (secret string, err error)
 	// MaxSkew is how far a request's date may lie from Now, either way;
 	// DefaultMaxSkew when zero.
 	MaxSkew time.Duration
@@ -49,10 +60,12 @@ func (v *Verifier) Verify(r *http.Request) (accessKeyID string, err error) {
 }
 
 // VerifyWithBody is Verify for a request whose (small) body the caller has
-// already read in full, such as a control-plane JSON call. Without an
-// x-amz-content-sha256 header it tries the SHA-256 of body first, then the
-// hashes Verify tries. With that header holding a hex hash, the hash must
-// match body.
+// already read in full, such as a JSON API call. The signature must cover
+// the body: the payload hash signed is the SHA-256 of body, and an
+// x-amz-content-sha256 header, when present, must hold that same hash.
+// UNSIGNED-PAYLOAD (or any other value) is refused with
+// CodeInvalidSignature, as are a hash that does not match the body and a
+// signature computed over another body.
 func (v *Verifier) VerifyWithBody(r *http.Request, body []byte) (accessKeyID string, err error) {
 	return v.verify(r, body, true)
 }
@@ -116,12 +129,13 @@ func (v *Verifier) verify(r *http.Request, body []byte, withBody bool) (string, 
 	if e := v.checkScope(in); e != nil {
 		return "", e
 	}
-	if v.Lookup == nil {
-		return "", errorf(CodeUnrecognizedClient, "The security token included in the request is invalid: no credentials are configured, so access key id %s is unknown", in.accessKeyID)
+	token, e := sessionToken(r, params, in.presigned)
+	if e != nil {
+		return "", e
 	}
-	secret, ok := v.Lookup(in.accessKeyID)
-	if !ok {
-		return "", errorf(CodeUnrecognizedClient, "The security token included in the request is invalid: unknown access key id %s", in.accessKeyID)
+	secret, e := v.secret(in.accessKeyID, token)
+	if e != nil {
+		return "", e
 	}
 
 	hashes, e := payloadHashes(r, body, withBody)
@@ -162,29 +176,89 @@ func (v *Verifier) verify(r *http.Request, body []byte, withBody bool) (string, 
 	return "", invalidf("%s", msg)
 }
 
-// payloadHashes lists the payload hashes to try, most likely first.
+// secret returns the secret key that must have signed a request from
+// accessKeyID carrying token (empty: none).
+func (v *Verifier) secret(accessKeyID, token string) (string, *Error) {
+	if token != "" {
+		if v.LookupSession == nil {
+			return "", errorf(CodeUnrecognizedClient, "The security token included in the request is invalid: this endpoint issued no session tokens")
+		}
+		secret, err := v.LookupSession(accessKeyID, token)
+		if err != nil {
+			var ae *Error
+			if errors.As(err, &ae) {
+				return "", ae
+			}
+			return "", errorf(CodeUnrecognizedClient, "The security token included in the request is invalid: %v", err)
+		}
+		return secret, nil
+	}
+	if v.Lookup == nil {
+		return "", errorf(CodeUnrecognizedClient, "The security token included in the request is invalid: no credentials are configured, so access key id %s is unknown", accessKeyID)
+	}
+	secret, ok := v.Lookup(accessKeyID)
+	if !ok {
+		return "", errorf(CodeUnrecognizedClient, "The security token included in the request is invalid: unknown access key id %s", accessKeyID)
+	}
+	return secret, nil
+}
+
+// sessionToken returns the session token a request carries: the
+// x-amz-security-token header or, in the presigned form, the
+// X-Amz-Security-Token query parameter. Empty means none.
+func sessionToken(r *http.Request, params []queryParam, presigned bool) (string, *Error) {
+	var vals []string
+	for _, h := range r.Header.Values(querySecurityToken) {
+		vals = append(vals, strings.TrimSpace(h))
+	}
+	if presigned {
+		for _, p := range params {
+			if p.key == querySecurityToken {
+				vals = append(vals, p.value)
+			}
+		}
+	}
+	switch {
+	case len(vals) == 0:
+		return "", nil
+	case len(vals) > 1:
+		return "", invalidf("the request carries %d session tokens (x-amz-security-token); at most one is allowed", len(vals))
+	case vals[0] == "":
+		return "", errorf(CodeUnrecognizedClient, "The security token included in the request is invalid: it is empty")
+	}
+	return vals[0], nil
+}
+
+// payloadHashes lists the payload hashes to try, most likely first. With
+// withBody only the SHA-256 of body may be signed; otherwise (a streamed
+// body the verifier does not read) the x-amz-content-sha256 header is taken
+// as sent, and without it the empty-string hash and UNSIGNED-PAYLOAD are
+// tried.
 func payloadHashes(r *http.Request, body []byte, withBody bool) ([]string, *Error) {
 	vals := r.Header.Values(headerContentSHA256)
 	if len(vals) > 1 {
 		return nil, invalidf("x-amz-content-sha256 header appears %d times", len(vals))
 	}
-	if len(vals) == 1 && strings.TrimSpace(vals[0]) != "" {
-		h := strings.TrimSpace(vals[0])
-		if withBody && isHexSHA256(h) {
-			if sum := hashHex(body); !strings.EqualFold(h, sum) {
-				return nil, invalidf("x-amz-content-sha256 %s does not match the SHA-256 of the body, %s", h, sum)
-			}
+	h := ""
+	if len(vals) == 1 {
+		h = strings.TrimSpace(vals[0])
+	}
+	if withBody {
+		sum := hashHex(body)
+		switch {
+		case h == "":
+			return []string{sum}, nil
+		case !isHexSHA256(h):
+			return nil, invalidf("x-amz-content-sha256 %s is not accepted on this operation: its body must be signed with its SHA-256 hash (%s)", h, sum)
+		case !strings.EqualFold(h, sum):
+			return nil, invalidf("x-amz-content-sha256 %s does not match the SHA-256 of the body, %s", h, sum)
 		}
 		return []string{h}, nil
 	}
-	var out []string
-	if withBody {
-		out = append(out, hashHex(body))
+	if h != "" {
+		return []string{h}, nil
 	}
-	if len(out) == 0 || out[0] != EmptyPayloadHash {
-		out = append(out, EmptyPayloadHash)
-	}
-	return append(out, UnsignedPayload), nil
+	return []string{EmptyPayloadHash, UnsignedPayload}, nil
 }
 
 func isHexSHA256(s string) bool {

@@ -423,7 +423,64 @@ func TestRefusals(t *testing.T) {
 				return req
 			},
 			code: CodeInvalidSignature,
-			msg:  []string{"signature does not match", "payload hash " + EmptyPayloadHash},
+			msg:  []string{"signature does not match", "\n" + sha256Hex(`{"StreamName":"b"}`) + "\nstring to sign"},
+		},
+		{
+			name:     "JSON body swapped under UNSIGNED-PAYLOAD",
+			withBody: true,
+			build: func(t *testing.T, base string) *http.Request {
+				req := newReq(t, http.MethodPost, base+"/createStream", strings.NewReader(`{"StreamName":"evil"}`))
+				req.Header.Set("X-Amz-Content-Sha256", UnsignedPayload)
+				sdkSign(t, req, testCreds(), UnsignedPayload, Service, testRegion, at)
+				return req
+			},
+			code: CodeInvalidSignature,
+			msg:  []string{"x-amz-content-sha256 UNSIGNED-PAYLOAD is not accepted on this operation", sha256Hex(`{"StreamName":"evil"}`)},
+		},
+		{
+			name:     "JSON body signed as UNSIGNED-PAYLOAD without the header",
+			withBody: true,
+			build: func(t *testing.T, base string) *http.Request {
+				req := newReq(t, http.MethodPost, base+"/createStream", strings.NewReader(`{"StreamName":"evil"}`))
+				sdkSign(t, req, testCreds(), UnsignedPayload, Service, testRegion, at)
+				req.Header.Del("X-Amz-Content-Sha256")
+				return req
+			},
+			code: CodeInvalidSignature,
+			msg:  []string{"signature does not match"},
+		},
+		{
+			name:     "JSON body signed with the empty-string hash",
+			withBody: true,
+			build: func(t *testing.T, base string) *http.Request {
+				req := newReq(t, http.MethodPost, base+"/deleteStream", strings.NewReader(`{"StreamName":"b"}`))
+				sdkSign(t, req, testCreds(), EmptyPayloadHash, Service, testRegion, at)
+				return req
+			},
+			code: CodeInvalidSignature,
+			msg:  []string{"signature does not match"},
+		},
+		{
+			name: "session token never issued",
+			build: func(t *testing.T, base string) *http.Request {
+				req := newReq(t, http.MethodPost, base+"/putMedia", nil)
+				c := testCreds()
+				c.SessionToken = "forged-token"
+				sdkSign(t, req, c, EmptyPayloadHash, Service, testRegion, at)
+				return req
+			},
+			code: CodeUnrecognizedClient,
+			msg:  []string{"The security token included in the request is invalid"},
+		},
+		{
+			name: "session token in the presigned query never issued",
+			build: func(t *testing.T, base string) *http.Request {
+				c := testCreds()
+				c.SessionToken = "forged-token"
+				return newReq(t, http.MethodGet, sdkPresign(t, base+"/?X-Amz-Expires=60", c, testRegion, at), nil)
+			},
+			code: CodeUnrecognizedClient,
+			msg:  []string{"The security token included in the request is invalid"},
 		},
 		{
 			name:     "x-amz-content-sha256 not the hash of the body",
