@@ -69,7 +69,6 @@ func TestJSONAPIsRequireBodyHash(t *testing.T) {
 	if err != nil {
 		t.Fatalf("PutMedia under UNSIGNED-PAYLOAD: %v", err)
 	}
-	pm.pw.Close()
 	pm.finish()
 	if code, _, msg := e.signedJSON("describeStream", []byte(`{"StreamName":"swapped"}`), sha256Hex([]byte(`{"StreamName":"swapped"}`))); code != http.StatusOK || !strings.Contains(msg, "swapped") {
 		t.Fatalf("describeStream: %d %s", code, msg)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 )
@@ -60,3 +61,7 @@ func writeJSON(w http.ResponseWriter, v any) {
 	}
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// ErrDataDirInsecure is returned by New and PrepareDataDir for a data
+// directory that group or others can write to.
+var ErrDataDirInsecure = errors.New("data dir is writable by group or others")

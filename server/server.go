@@ -153,6 +153,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if err := PrepareDataDir(cfg.DataDir, cfg.Logger); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	var opts []store.Option
 	opts = append(opts, store.WithLogger(cfg.Logger))
 	if cfg.NoSync {

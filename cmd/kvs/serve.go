@@ -82,9 +82,6 @@ func loadCredentials(o serveOptions, out *os.File) (map[string]string, string, e
 			if err != nil {
 				return nil, "", err
 			}
-			if err := os.MkdirAll(o.dataDir, 0o755); err != nil {
-				return nil, "", fmt.Errorf("create data dir: %w", err)
-			}
 			if err := awsauth.WriteCredentialsFile(path, "default", c); err != nil {
 				return nil, "", err
 			}
@@ -107,6 +104,9 @@ func loadCredentials(o serveOptions, out *os.File) (map[string]string, string, e
 
 func runServe(ctx context.Context, cmd *cobra.Command, o serveOptions, log *slog.Logger) error {
 	out := os.Stdout
+	if err := server.PrepareDataDir(o.dataDir, log); err != nil {
+		return err
+	}
 	keys, credPath, err := loadCredentials(o, out)
 	if err != nil {
 		return err

@@ -189,7 +189,7 @@ func (s *Store) ensureDir(id uint64) error {
 	if _, ok := s.dirs.Load(id); ok {
 		return nil
 	}
-	err := os.Mkdir(s.streamDir(id), 0o755)
+	err := os.Mkdir(s.streamDir(id), 0o700)
 	if err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
@@ -210,7 +210,7 @@ func (s *Store) writeFragmentFile(id uint64, path string, header, data []byte, w
 	if err := s.ensureDir(id); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}

@@ -63,7 +63,7 @@ func Open(dir string, opts ...Option) (*Store, error) {
 		}
 	}
 	fragDir := filepath.Join(dir, "fragments")
-	if err := os.MkdirAll(fragDir, 0o755); err != nil {
+	if err := os.MkdirAll(fragDir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
 	db, err := bolt.Open(filepath.Join(dir, "index.db"), 0o600, &bolt.Options{
