@@ -97,7 +97,8 @@ type Config struct {
 	// AccountID appears in ARNs (default 000000000000).
 	AccountID string
 	// Credentials maps access key ids to secret keys. Empty means every
-	// request is refused.
+	// request is refused. Temporary credentials issued from one of these
+	// keys with the data dir's SessionIssuer are accepted until they expire.
 	Credentials map[string]string
 	// PublicURL is returned by GetDataEndpoint; empty means the URL the
 	// client used to reach the server (its Host header).
@@ -165,7 +166,16 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: open store: %w", err)
 	}
+	issuer, err := SessionIssuer(cfg.DataDir)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("server: %w", err)
+	}
 	creds := cfg.Credentials
+	lookup := func(id string) (string, bool) {
+		sec, ok := creds[id]
+		return sec, ok
+	}
 	s := &Server{
 		cfg:   cfg,
 		log:   cfg.Logger,
@@ -173,9 +183,9 @@ func New(cfg Config) (*Server, error) {
 		auth: &awsauth.Verifier{
 			Region:  cfg.Region,
 			Service: "kinesisvideo",
-			Lookup: func(id string) (string, bool) {
-				sec, ok := creds[id]
-				return sec, ok
+			Lookup:  lookup,
+			LookupSession: func(id, token string) (string, error) {
+				return issuer.Resolve(id, token, lookup, cfg.Now())
 			},
 			Now: cfg.Now,
 		},

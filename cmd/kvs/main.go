@@ -31,6 +31,6 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn, error")
-	root.AddCommand(newServeCmd(), newGetCmd(), newPutCmd(), newDemoCmd(), newCaptureCmd(), newDevicesCmd())
+	root.AddCommand(newServeCmd(), newCredsCmd(), newGetCmd(), newPutCmd(), newDemoCmd(), newCaptureCmd(), newDevicesCmd())
 	return root
 }

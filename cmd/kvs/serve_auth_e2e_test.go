@@ -1,12 +1,16 @@
 package main
 
 import (
+	"encoding/json"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"kvskit/internal/testenv"
 )
 
 // TestServeDataDirModes: kvs serve refuses a data dir others can write to,
@@ -45,5 +49,111 @@ func TestServeDataDirModes(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// tempCreds runs kvs creds --output json against a data dir.
+type tempCreds struct {
+	Version         int
+	AccessKeyId     string
+	SecretAccessKey string
+	SessionToken    string
+	Expiration      string
+}
+
+func mintCreds(t *testing.T, dataDir string, args ...string) tempCreds {
+	t.Helper()
+	out, err := exec.Command(kvsBin, append([]string{"creds", "--data-dir", dataDir, "--output", "json"}, args...)...).Output()
+	if err != nil {
+		t.Fatalf("kvs creds: %v", err)
+	}
+	var c tempCreds
+	if err := json.Unmarshal(out, &c); err != nil || c.Version != 1 || c.SessionToken == "" {
+		t.Fatalf("kvs creds output %q: %v", out, err)
+	}
+	return c
+}
+
+// envWith is the server's client environment with temporary credentials in
+// the environment instead of the shared credentials file.
+func (p *serveProc) envWith(c tempCreds) []string {
+	var env []string
+	for _, kv := range p.Env() {
+		if !strings.HasPrefix(kv, "AWS_SHARED_CREDENTIALS_FILE=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_ACCESS_KEY_ID="+c.AccessKeyId,
+		"AWS_SECRET_ACCESS_KEY="+c.SecretAccessKey, "AWS_SESSION_TOKEN="+c.SessionToken)
+}
+
+// TestServeTemporaryCredentials: credentials minted by kvs creds work with
+// the AWS CLI (from the environment and through credential_process) and
+// with kvs put, until they expire; then both get 403 ExpiredTokenException.
+func TestServeTemporaryCredentials(t *testing.T) {
+	awsBin := testenv.Tool(t, "aws")
+	dir := t.TempDir()
+	clip := makeClip(t, dir, 2)
+	data := filepath.Join(dir, "data")
+	p := startServe(t, data)
+
+	awsAs := func(env []string, args ...string) (string, error) {
+		cmd := exec.Command(awsBin, append([]string{"--endpoint-url", p.URL, "--region", p.Region, "--output", "json"}, args...)...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	putAs := func(env []string, stream string) (string, error) {
+		cmd := exec.Command(kvsBin, "put", clip, "--stream", stream, "--create-stream", "--output", "json")
+		cmd.Env = append(env, "AWS_ENDPOINT_URL_KINESIS_VIDEO="+p.URL)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+
+	long := mintCreds(t, data, "--duration", "1h")
+	exp, err := time.Parse(time.RFC3339, long.Expiration)
+	if err != nil || exp.Before(time.Now().Add(59*time.Minute)) || exp.After(time.Now().Add(61*time.Minute)) {
+		t.Fatalf("expiration %q: %v", long.Expiration, err)
+	}
+	if out, err := awsAs(p.envWith(long), "kinesisvideo", "create-stream", "--stream-name", "by-cli", "--data-retention-in-hours", "1"); err != nil {
+		t.Fatalf("aws CLI with temporary credentials: %v\n%s", err, out)
+	}
+	if out, err := putAs(p.envWith(long), "by-put"); err != nil {
+		t.Fatalf("kvs put with temporary credentials: %v\n%s", err, out)
+	}
+	if frags := p.fragmentsOf(t, "by-put"); len(frags) == 0 {
+		t.Fatal("kvs put with temporary credentials stored nothing")
+	}
+
+	// credential_process: the AWS CLI runs kvs creds itself.
+	cfg := filepath.Join(dir, "aws-config")
+	abs, _ := filepath.Abs(data)
+	if err := os.WriteFile(cfg, []byte("[profile kvs]\ncredential_process = "+kvsBin+" creds --data-dir "+abs+" --output json --duration 15m\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := append(p.envWith(tempCreds{}), "AWS_CONFIG_FILE="+cfg)
+	var procEnv []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "AWS_ACCESS_KEY_ID=") && !strings.HasPrefix(kv, "AWS_SECRET_ACCESS_KEY=") &&
+			!strings.HasPrefix(kv, "AWS_SESSION_TOKEN=") && kv != "AWS_CONFIG_FILE=/dev/null" {
+			procEnv = append(procEnv, kv)
+		}
+	}
+	if out, err := awsAs(procEnv, "--profile", "kvs", "kinesisvideo", "describe-stream", "--stream-name", "by-cli"); err != nil || !strings.Contains(out, "by-cli") {
+		t.Fatalf("aws CLI through credential_process: %v\n%s", err, out)
+	}
+
+	// Short-lived credentials work, then expire.
+	short := mintCreds(t, data, "--duration", "12s")
+	if out, err := awsAs(p.envWith(short), "kinesisvideo", "list-streams"); err != nil {
+		t.Fatalf("aws CLI with fresh short credentials: %v\n%s", err, out)
+	}
+	exp, _ = time.Parse(time.RFC3339, short.Expiration)
+	time.Sleep(time.Until(exp) + 200*time.Millisecond)
+	if out, err := awsAs(p.envWith(short), "kinesisvideo", "list-streams"); err == nil || !strings.Contains(out, "ExpiredTokenException") {
+		t.Fatalf("aws CLI with expired credentials: %v\n%s", err, out)
+	}
+	if out, err := putAs(p.envWith(short), "by-put"); err == nil || !strings.Contains(out, "ExpiredTokenException") {
+		t.Fatalf("kvs put with expired credentials: %v\n%s", err, out)
 	}
 }
