@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"kvskit/internal/awsauth"
 	"kvskit/internal/testenv"
 )
 
@@ -155,5 +156,93 @@ func TestServeTemporaryCredentials(t *testing.T) {
 	}
 	if out, err := putAs(p.envWith(short), "by-put"); err == nil || !strings.Contains(out, "ExpiredTokenException") {
 		t.Fatalf("kvs put with expired credentials: %v\n%s", err, out)
+	}
+}
+
+// TestSigV4RefusalMatrix sends requests signed by botocore, each wrong in one
+// way, and checks that every one gets 403 with the error type AWS answers
+// (x-amzn-ErrorType), next to two correctly signed controls that pass.
+func TestSigV4RefusalMatrix(t *testing.T) {
+	py := testenv.Python(t, "botocore")
+	data := filepath.Join(t.TempDir(), "data")
+	p := startServe(t, data)
+	profiles, err := awsauth.LoadCredentialsFile(p.Creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := profiles["default"]
+	expired := mintCreds(t, data, "--duration", "1s")
+	valid := mintCreds(t, data, "--duration", "1h")
+	expJSON, _ := json.Marshal(expired)
+	validJSON, _ := json.Marshal(valid)
+	exp, _ := time.Parse(time.RFC3339, expired.Expiration)
+	time.Sleep(time.Until(exp) + 100*time.Millisecond)
+
+	cmd := exec.Command(py, filepath.Join("testdata", "sigv4_matrix.py"), p.URL, p.Region, c.AccessKeyID, c.SecretAccessKey,
+		string(validJSON), string(expJSON))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("sigv4_matrix.py: %v\n%s", err, stderr.String())
+	}
+	want := map[string]string{
+		"control: valid signature":             "",
+		"control: valid temporary credentials": "",
+		"unsigned":                             awsauth.CodeMissingAuthenticationToken,
+		"wrong secret":                         awsauth.CodeInvalidSignature,
+		"unknown key":                          awsauth.CodeUnrecognizedClient,
+		"wrong region":                         awsauth.CodeInvalidSignature,
+		"wrong service":                        awsauth.CodeInvalidSignature,
+		"clock +10 min":                        awsauth.CodeInvalidSignature,
+		"clock -10 min":                        awsauth.CodeInvalidSignature,
+		"presigned URL expired":                awsauth.CodeInvalidSignature,
+		"presigned X-Amz-Expires over 7 days":  awsauth.CodeInvalidSignature,
+		"body swapped under UNSIGNED-PAYLOAD":  awsauth.CodeInvalidSignature,
+		"body swapped under its hash":          awsauth.CodeInvalidSignature,
+		"session token never issued":           awsauth.CodeUnrecognizedClient,
+		"session token expired":                awsauth.CodeExpiredToken,
+	}
+	// What each refusal's message must say, so that the right check refused it.
+	says := map[string]string{
+		"wrong secret":                        "signature does not match",
+		"wrong region":                        "region eu-west-1",
+		"wrong service":                       "service kinesis does not match",
+		"clock +10 min":                       "not yet current",
+		"clock -10 min":                       "Signature expired",
+		"presigned URL expired":               "X-Amz-Expires 60",
+		"presigned X-Amz-Expires over 7 days": "X-Amz-Expires \"604801\"",
+		"body swapped under UNSIGNED-PAYLOAD": "UNSIGNED-PAYLOAD is not accepted",
+		"session token expired":               "expired",
+	}
+	seen := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var r struct {
+			Case, Type, Message, Body string
+			Status                    int
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		code, ok := want[r.Case]
+		if !ok {
+			t.Errorf("unexpected case %q", r.Case)
+			continue
+		}
+		seen++
+		switch {
+		case code == "" && r.Status != 200:
+			t.Errorf("%s: %d %s %s, want 200", r.Case, r.Status, r.Type, r.Message)
+		case code != "" && (r.Status != 403 || r.Type != code):
+			t.Errorf("%s: %d %q %s, want 403 %s", r.Case, r.Status, r.Type, r.Message, code)
+		case !strings.Contains(r.Message, says[r.Case]):
+			t.Errorf("%s: message %q does not say %q", r.Case, r.Message, says[r.Case])
+		}
+	}
+	if seen != len(want) {
+		t.Errorf("%d of %d cases ran:\n%s", seen, len(want), out)
+	}
+	if out, _, err := p.aws(t, "kinesisvideo", "list-streams"); err != nil || strings.Contains(out, "swapped") || strings.Contains(out, "intended") {
+		t.Errorf("a refused request created a stream: %v\n%s", err, out)
 	}
 }
