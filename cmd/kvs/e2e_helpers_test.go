@@ -55,7 +55,7 @@ type serveProc struct {
 	exited  chan struct{}
 }
 
-var readyRE = regexp.MustCompile(`ready at (http://\S+)`)
+var readyRE = regexp.MustCompile(`ready at (https?://\S+)`)
 
 // startServe runs kvs serve on a free port with short limits for tests.
 func startServe(t testing.TB, dataDir string, extra ...string) *serveProc {

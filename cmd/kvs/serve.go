@@ -32,6 +32,9 @@ type serveOptions struct {
 	credentials string
 	region      string
 	publicURL   string
+	tls         bool
+	tlsCert     string
+	tlsKey      string
 	limits      server.Limits
 }
 
@@ -53,7 +56,20 @@ they expire (403 ExpiredTokenException after), also across restarts; a
 session token the endpoint did not issue gets 403 UnrecognizedClientException.
 
 Everything under DIR is made 0600 (directories 0700); a DIR that group or
-others can write to is refused, and older, looser modes are tightened.`,
+others can write to is refused, and older, looser modes are tightened.
+
+--tls serves HTTPS (HTTP/1.1) with a self-signed ECDSA P-256 certificate for
+localhost, 127.0.0.1, ::1, the --public-url host and a specific --listen
+address, kept in DIR/tls/cert.pem and key.pem (made on first start, reused,
+made again when a host is missing or it ends within 30 days). Clients trust it
+with its own file:
+  aws --ca-bundle DIR/tls/cert.pem --endpoint-url https://127.0.0.1:PORT ...
+  kvs put --ca-bundle DIR/tls/cert.pem ...   (or AWS_CA_BUNDLE=DIR/tls/cert.pem)
+--tls-cert and --tls-key serve a certificate of one's own instead. Listening
+on anything but loopback without TLS prints a warning: requests, session
+tokens and video would cross the network in clear text. The ready line gives
+the URL clients should use (--public-url, or a loopback address in place of
+0.0.0.0 or ::).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(cmd)
@@ -68,7 +84,10 @@ others can write to is refused, and older, looser modes are tightened.`,
 	f.StringVar(&o.dataDir, "data-dir", "kvs-data", "directory of the archive and the generated credentials")
 	f.StringVar(&o.credentials, "credentials", "", "AWS shared-credentials file whose profiles may sign requests (default DATA-DIR/credentials, created if missing)")
 	f.StringVar(&o.region, "region", "us-east-1", "region requests must be signed for")
-	f.StringVar(&o.publicURL, "public-url", "", "URL GetDataEndpoint returns (default: the URL the client used)")
+	f.StringVar(&o.publicURL, "public-url", "", "URL GetDataEndpoint returns and clients are told to use (default: the URL the client used)")
+	f.BoolVar(&o.tls, "tls", false, "serve HTTPS with a self-signed certificate kept in DATA-DIR/tls (made on first start; clients trust DATA-DIR/tls/cert.pem with --ca-bundle or AWS_CA_BUNDLE)")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with this PEM certificate (chain) instead of the self-signed one; needs --tls-key")
+	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.Float64Var(&o.limits.MaxBytesPerSecond, "max-bytes-per-second", o.limits.MaxBytesPerSecond, "PutMedia throughput limit per stream")
 	f.Float64Var(&o.limits.MaxFragmentsPerSecond, "max-fragments-per-second", o.limits.MaxFragmentsPerSecond, "fragment rate limit per stream")
 	f.DurationVar(&o.limits.MaxConnectionDuration, "max-connection-duration", o.limits.MaxConnectionDuration, "longest PutMedia connection")
@@ -122,6 +141,11 @@ func runServe(ctx context.Context, cmd *cobra.Command, o serveOptions, log *slog
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", o.listen, err)
 	}
+	st, err := setupTLS(o, ln.Addr(), out)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	srv, err := server.New(server.Config{
 		DataDir: o.dataDir, Region: o.region, Credentials: keys, PublicURL: o.publicURL,
 		Limits: o.limits, Logger: log,
@@ -131,12 +155,20 @@ func runServe(ctx context.Context, cmd *cobra.Command, o serveOptions, log *slog
 		return err
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
+	sln := useTLS(hs, ln, st)
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- hs.Serve(sln) }()
 
-	url := "http://" + ln.Addr().String()
-	fmt.Fprintf(out, "kvs serve: point the AWS CLI at it with:\n  AWS_SHARED_CREDENTIALS_FILE=%s aws --region %s --endpoint-url %s kinesisvideo list-streams\n",
-		credPath, o.region, url)
+	url := clientURL(o, ln.Addr(), st != nil)
+	if w := plainTextWarning(ln.Addr(), st != nil); w != "" {
+		fmt.Fprint(os.Stderr, w)
+	}
+	caFlag := ""
+	if st != nil && st.caPath != "" {
+		caFlag = " --ca-bundle " + st.caPath
+	}
+	fmt.Fprintf(out, "kvs serve: point the AWS CLI at it with:\n  AWS_SHARED_CREDENTIALS_FILE=%s aws --region %s --endpoint-url %s%s kinesisvideo list-streams\n",
+		credPath, o.region, url, caFlag)
 	fmt.Fprintf(out, "kvs serve: ready at %s (region %s, data %s)\n", url, o.region, o.dataDir)
 
 	select {
