@@ -195,6 +195,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.routes()
+	// AWS STS GetSessionToken (form-encoded POST /) beside the KVS APIs.
+	s.mux.Handle("POST /{$}", newSTSHandler(cfg, issuer, lookup))
 	s.wg.Add(1)
 	go s.expireLoop()
 	return s, nil

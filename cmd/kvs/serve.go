@@ -51,9 +51,11 @@ Without --credentials, DIR/credentials is created on first start with a random
 key pair in profile "default" and kept; point the AWS CLI at it with
   AWS_SHARED_CREDENTIALS_FILE=DIR/credentials aws --endpoint-url URL kinesisvideo list-streams
 
-Temporary credentials minted by "kvs creds --data-dir DIR" are accepted until
-they expire (403 ExpiredTokenException after), also across restarts; a
-session token the endpoint did not issue gets 403 UnrecognizedClientException.
+Temporary credentials minted by "kvs creds --data-dir DIR", or got from the
+endpoint's STS GetSessionToken (aws sts get-session-token --endpoint-url URL),
+are accepted until they expire (403 ExpiredTokenException after), also across
+restarts; a session token the endpoint did not issue gets 403
+UnrecognizedClientException.
 
 Everything under DIR is made 0600 (directories 0700); a DIR that group or
 others can write to is refused, and older, looser modes are tightened.

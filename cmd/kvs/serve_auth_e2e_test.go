@@ -246,3 +246,49 @@ func TestSigV4RefusalMatrix(t *testing.T) {
 		t.Errorf("a refused request created a stream: %v\n%s", err, out)
 	}
 }
+
+// TestServeSTSGetSessionToken: the AWS CLI's own STS client gets temporary
+// credentials from kvs serve, which then work for kinesisvideo; session
+// credentials cannot call it again, and a bad signature gets STS's error.
+func TestServeSTSGetSessionToken(t *testing.T) {
+	p := startServe(t, filepath.Join(t.TempDir(), "data"))
+	out, errOut, err := p.aws(t, "sts", "get-session-token", "--duration-seconds", "900")
+	if err != nil {
+		t.Fatalf("aws sts get-session-token: %v\n%s", err, errOut)
+	}
+	var res struct {
+		Credentials struct{ AccessKeyId, SecretAccessKey, SessionToken, Expiration string }
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Credentials.SessionToken == "" {
+		t.Fatalf("get-session-token output %q: %v", out, err)
+	}
+	exp, err := time.Parse(time.RFC3339, res.Credentials.Expiration)
+	if err != nil || exp.Sub(time.Now()) > 15*time.Minute || exp.Sub(time.Now()) < 14*time.Minute {
+		t.Fatalf("expiration %q: %v", res.Credentials.Expiration, err)
+	}
+	temp := tempCreds{AccessKeyId: res.Credentials.AccessKeyId, SecretAccessKey: res.Credentials.SecretAccessKey, SessionToken: res.Credentials.SessionToken}
+	awsBin := testenv.Tool(t, "aws")
+	awsAs := func(env []string, args ...string) (string, error) {
+		cmd := exec.Command(awsBin, append([]string{"--endpoint-url", p.URL, "--region", p.Region, "--output", "json"}, args...)...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := awsAs(p.envWith(temp), "kinesisvideo", "list-streams"); err != nil {
+		t.Fatalf("kinesisvideo with STS credentials: %v\n%s", err, out)
+	}
+	if out, err := awsAs(p.envWith(temp), "sts", "get-session-token"); err == nil || !strings.Contains(out, "AccessDenied") {
+		t.Fatalf("get-session-token with session credentials: %v\n%s", err, out)
+	}
+	wrong := tempCreds{AccessKeyId: temp.AccessKeyId, SecretAccessKey: otherSecret(temp.SecretAccessKey)}
+	env := p.envWith(wrong)
+	var noToken []string
+	for _, kv := range env {
+		if kv != "AWS_SESSION_TOKEN=" {
+			noToken = append(noToken, kv)
+		}
+	}
+	if out, err := awsAs(noToken, "sts", "get-session-token"); err == nil || !strings.Contains(out, "InvalidClientTokenId") {
+		t.Fatalf("get-session-token with an unknown key: %v\n%s", err, out)
+	}
+}

@@ -96,6 +96,14 @@ func TestControlPlaneAWSCLI(t *testing.T) {
 	}
 }
 
+// otherSecret returns a secret that differs from s in its first character.
+func otherSecret(s string) string {
+	if strings.HasPrefix(s, "A") {
+		return "B" + s[1:]
+	}
+	return "A" + s[1:]
+}
+
 // signedRequest builds a request signed by the AWS SDK's signer.
 func signedRequest(t *testing.T, url, op, region, akid, secret string, when time.Time, body []byte) *http.Request {
 	t.Helper()
@@ -135,7 +143,7 @@ func TestAuthRefusals(t *testing.T) {
 			return r
 		}, "MissingAuthenticationTokenException", ""},
 		{"wrong secret", func() *http.Request {
-			return signedRequest(t, p.URL, "listStreams", p.Region, c.AccessKeyID, "x"+c.SecretAccessKey[1:], time.Now(), body)
+			return signedRequest(t, p.URL, "listStreams", p.Region, c.AccessKeyID, otherSecret(c.SecretAccessKey), time.Now(), body)
 		}, "InvalidSignatureException", "signature"},
 		{"unknown key", func() *http.Request {
 			return signedRequest(t, p.URL, "listStreams", p.Region, "AKIAUNKNOWNKEY000000", c.SecretAccessKey, time.Now(), body)

@@ -205,28 +205,32 @@ func (v *Verifier) secret(accessKeyID, token string) (string, *Error) {
 
 // sessionToken returns the session token a request carries: the
 // x-amz-security-token header or, in the presigned form, the
-// X-Amz-Security-Token query parameter. Empty means none.
+// X-Amz-Security-Token query parameter. Empty means none (an empty header
+// counts as none: the signature must then verify with a long-term key).
 func sessionToken(r *http.Request, params []queryParam, presigned bool) (string, *Error) {
 	var vals []string
+	add := func(v string) {
+		if v = strings.TrimSpace(v); v != "" {
+			vals = append(vals, v)
+		}
+	}
 	for _, h := range r.Header.Values(querySecurityToken) {
-		vals = append(vals, strings.TrimSpace(h))
+		add(h)
 	}
 	if presigned {
 		for _, p := range params {
 			if p.key == querySecurityToken {
-				vals = append(vals, p.value)
+				add(p.value)
 			}
 		}
 	}
-	switch {
-	case len(vals) == 0:
+	switch len(vals) {
+	case 0:
 		return "", nil
-	case len(vals) > 1:
-		return "", invalidf("the request carries %d session tokens (x-amz-security-token); at most one is allowed", len(vals))
-	case vals[0] == "":
-		return "", errorf(CodeUnrecognizedClient, "The security token included in the request is invalid: it is empty")
+	case 1:
+		return vals[0], nil
 	}
-	return vals[0], nil
+	return "", invalidf("the request carries %d session tokens (x-amz-security-token); at most one is allowed", len(vals))
 }
 
 // payloadHashes lists the payload hashes to try, most likely first. With

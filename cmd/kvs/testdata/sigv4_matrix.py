@@ -79,7 +79,7 @@ cases = [
     ("control: valid signature", lambda: signed("listStreams")),
     ("control: valid temporary credentials", lambda: signed("listStreams", creds=temp_creds(temp))),
     ("unsigned", lambda: send("POST", url + "/listStreams", b"{}", {"Content-Type": "application/json"})),
-    ("wrong secret", lambda: signed("listStreams", creds=Credentials(akid, "x" + secret[1:]))),
+    ("wrong secret", lambda: signed("listStreams", creds=Credentials(akid, ("B" if secret[0] == "A" else "A") + secret[1:]))),
     ("unknown key", lambda: signed("listStreams", creds=Credentials("AKIAUNKNOWNKEY000000", secret))),
     ("wrong region", lambda: signed("listStreams", reg="eu-west-1")),
     ("wrong service", lambda: signed("listStreams", service="kinesis")),
