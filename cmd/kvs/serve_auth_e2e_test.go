@@ -263,7 +263,7 @@ func TestServeSTSGetSessionToken(t *testing.T) {
 		t.Fatalf("get-session-token output %q: %v", out, err)
 	}
 	exp, err := time.Parse(time.RFC3339, res.Credentials.Expiration)
-	if err != nil || exp.Sub(time.Now()) > 15*time.Minute || exp.Sub(time.Now()) < 14*time.Minute {
+	if err != nil || time.Until(exp) > 15*time.Minute || time.Until(exp) < 14*time.Minute {
 		t.Fatalf("expiration %q: %v", res.Credentials.Expiration, err)
 	}
 	temp := tempCreds{AccessKeyId: res.Credentials.AccessKeyId, SecretAccessKey: res.Credentials.SecretAccessKey, SessionToken: res.Credentials.SessionToken}
