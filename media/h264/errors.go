@@ -18,4 +18,7 @@ var (
 	ErrInvalidRecord = errors.New("h264: invalid AVCDecoderConfigurationRecord")
 	// ErrMissingParameterSets means an SPS or PPS is needed but absent.
 	ErrMissingParameterSets = errors.New("h264: missing SPS or PPS")
+	// ErrFieldPicture means a picture is coded as a field (interlaced field
+	// coding), whose output order needs the other field of its frame.
+	ErrFieldPicture = errors.New("h264: field-coded picture (interlaced field coding is not supported)")
 )
