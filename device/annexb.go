@@ -3,6 +3,7 @@ package device
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -170,6 +171,17 @@ type annexBDemuxer struct {
 	eof   bool
 	rbuf  []byte
 	first *accessUnit
+
+	// Output order: nil when the stream does not reorder pictures, so that
+	// access units leave at once in decoding order.
+	po      pictureOrder
+	order   *media.OutputOrder[accessUnit]
+	known   bool  // the SPS gives the reordering depth
+	lastDTS int64 // ns
+	hasDTS  bool
+	ended   bool // the input has ended and the order was flushed
+	skipped int  // pictures not output (RASL of a starting CRA)
+	warned  bool // a picture came out of order
 }
 
 func newAnnexBDemuxer(r io.Reader, f Format, cfg *config) (*annexBDemuxer, error) {
@@ -211,6 +223,17 @@ func newAnnexBDemuxer(r io.Reader, f Format, cfg *config) (*annexBDemuxer, error
 		}
 	}
 	d.info.CodecPrivate = rec
+	if codec == media.CodecH264 {
+		d.po = &h264Order{}
+	} else {
+		d.po = &h265Order{}
+	}
+	if err := d.push(au); err != nil {
+		return nil, err
+	}
+	if d.order != nil {
+		d.first = nil // queued
+	}
 	switch {
 	case cfg.fps > 0:
 		d.fps = cfg.fps
@@ -228,18 +251,117 @@ func (d *annexBDemuxer) done(int) bool        { return false }
 func (d *annexBDemuxer) close() error         { return nil }
 
 func (d *annexBDemuxer) next() (packet, error) {
-	var au accessUnit
 	if d.first != nil {
-		au, d.first = *d.first, nil
-	} else {
-		var err error
-		if au, err = d.nextAU(); err != nil {
+		au := *d.first
+		d.first = nil
+		return d.inDecodingOrder(au), nil
+	}
+	for {
+		if d.order != nil {
+			if p, ok := d.order.Pop(); ok {
+				return d.timed(p), nil
+			}
+		}
+		if d.ended {
+			if d.skipped > 0 {
+				d.log.Warn("device: left out pictures that cannot be decoded: RASL pictures of the CRA picture that starts the stream, whose references precede it",
+					"format", d.f, "pictures", d.skipped)
+				d.skipped = 0
+			}
+			return packet{}, io.EOF
+		}
+		au, err := d.nextAU()
+		if err == io.EOF {
+			d.ended = true
+			if d.order != nil {
+				d.order.Flush()
+			}
+			continue
+		}
+		if err != nil {
+			return packet{}, err
+		}
+		if d.order == nil {
+			return d.inDecodingOrder(au), nil
+		}
+		if err := d.push(au); err != nil {
 			return packet{}, err
 		}
 	}
-	ts := int64(math.Round(float64(d.n) * 1e9 / d.fps))
+}
+
+// push reads the picture order of au and queues it; a stream that the SPS
+// says does not reorder is not read further.
+func (d *annexBDemuxer) push(au accessUnit) error {
+	if d.po == nil {
+		return nil
+	}
+	order, newSeq, skip, err := d.po.next(au.data)
+	if err != nil {
+		if errors.Is(err, h264.ErrFieldPicture) {
+			return wrapf(d.f, ErrUnsupported, err, "picture at offset %d", au.pos)
+		}
+		return wrapf(d.f, ErrInvalid, err, "picture order of the picture at offset %d", au.pos)
+	}
+	if d.order == nil {
+		depth, known := d.po.depth()
+		if known && depth == 0 {
+			// Output order is decoding order.
+			d.po = nil
+			return nil
+		}
+		if !known {
+			depth = media.MaxReorderFrames
+		}
+		d.known = known
+		d.order = media.NewOutputOrder[accessUnit](depth)
+	}
+	if skip {
+		d.skipped++
+		return nil
+	}
+	late := d.order.Late()
+	d.order.Push(order, newSeq, au)
+	if d.order.Late() > late && !d.warned {
+		d.warned = true
+		d.log.Warn("device: the stream reorders pictures more deeply than its SPS says: some pictures are out of order",
+			"format", d.f, "offset", au.pos, "depth", d.order.Depth())
+	}
+	return nil
+}
+
+// inDecodingOrder returns the packet of the next access unit of a stream
+// whose output order is its decoding order.
+func (d *annexBDemuxer) inDecodingOrder(au accessUnit) packet {
+	p := d.timed(media.Ordered[accessUnit]{Value: au, Decode: d.n, Output: d.n})
 	d.n++
-	return packet{pts: ts, dts: ts, key: au.key, data: au.data}, nil
+	return p
+}
+
+// timed returns the packet of an access unit with its timestamps: the PTS
+// from its position in output order, the DTS from its position in decoding
+// order less the reordering depth (the SPS's, else the deepest reordering
+// seen), never after the PTS and never before the previous DTS.
+func (d *annexBDemuxer) timed(p media.Ordered[accessUnit]) packet {
+	depth := 0
+	if d.order != nil {
+		depth = d.order.Measured()
+		if d.known {
+			depth = d.order.Depth()
+		}
+	}
+	pts := d.at(p.Output)
+	dts := min(d.at(p.Decode-int64(depth)), pts)
+	if d.hasDTS {
+		dts = max(dts, d.lastDTS)
+	}
+	d.lastDTS, d.hasDTS = dts, true
+	return packet{pts: pts, dts: dts, key: p.Value.key, data: p.Value.data}
+}
+
+// at returns the time of the n-th frame at the stream's frame rate.
+func (d *annexBDemuxer) at(n int64) int64 {
+	return int64(math.Round(float64(n) * 1e9 / d.fps))
 }
 
 // nextAU reads until an access unit is complete.

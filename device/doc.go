@@ -68,10 +68,29 @@
 //     first_mb_in_slice is 0 (first_slice_segment_in_pic_flag is 1), each only
 //     once the current access unit holds a picture. The parameter sets before
 //     the first picture become the track's CodecPrivate (an error wrapping
-//     ErrNoParameterSets if there are none). Timestamps are n/fps for the n-th
-//     access unit with PTS = DTS in decoding order (streams with B-frames are
-//     passed through in decoding order, not reordered), fps being WithFPS,
-//     else the H.264 SPS timing information, else 30.
+//     ErrNoParameterSets if there are none). Frames are spaced 1/fps apart,
+//     fps being WithFPS, else the H.264 SPS timing information, else 30.
+//     Pictures may be coded out of presentation order (B-frames): the PTS of
+//     a picture is n/fps for the n-th picture in output order, which the
+//     picture order counts of the slice headers give (H.264 clause 8.2.1,
+//     all three pic_order_cnt_type; H.265 clause 8.3.1), as a decoder
+//     outputs them: once more pictures wait than the stream's reordering
+//     depth (H.264 max_num_reorder_frames, H.265 sps_max_num_reorder_pics),
+//     the one of smallest order count comes next, and an IDR picture (H.264
+//     memory_management_control_operation 5, an H.265 IRAP picture that
+//     begins a coded video sequence) first lets every earlier one out. The
+//     DTS of the n-th picture in decoding order is (n - depth)/fps, never
+//     after its PTS. When the H.264 SPS gives no depth the source looks 16
+//     pictures ahead and the DTS uses the deepest reordering seen; when it
+//     says the stream does not reorder (pic_order_cnt_type 2, Baseline, a
+//     depth of 0) PTS = DTS = n/fps in decoding order and slice headers are
+//     not read. RASL pictures of an H.265 CRA picture that starts the
+//     stream are left out (their references precede it; decoders do not
+//     output them), with a warning that counts them. In a stream whose
+//     slice headers are read, a field-coded H.264 picture (interlaced field
+//     coding) ends the stream with an error wrapping ErrUnsupported (MBAFF
+//     frames are read), and a slice header that cannot be read with an error
+//     wrapping ErrInvalid that names its offset.
 //
 // # Interleaving
 //

@@ -204,7 +204,7 @@ func checkAgainstFFprobe(t *testing.T, c fileCase, path string, tracks []media.T
 			t.Errorf("track %d: %d key frames, ffprobe %d", tr.Number, keys, wantKeys)
 		}
 		checkData(t, c, path, tr, got, pkts)
-		offsets = append(offsets, checkTimes(t, c, tr, got, pkts))
+		offsets = append(offsets, checkTimes(t, c, path, tr, got, pkts))
 	}
 	if len(offsets) == 2 {
 		if d := offsets[1] - offsets[0]; d < -time.Millisecond || d > time.Millisecond {
@@ -327,13 +327,29 @@ func checkData(t *testing.T, c fileCase, path string, tr media.Track, got []medi
 
 // checkTimes compares PTS (and DTS) with ffprobe's and returns the offset
 // between ours and ffprobe's.
-func checkTimes(t *testing.T, c fileCase, tr media.Track, got []media.Frame, pkts []probePacket) time.Duration {
+func checkTimes(t *testing.T, c fileCase, path string, tr media.Track, got []media.Frame, pkts []probePacket) time.Duration {
 	t.Helper()
 	if c.fps > 0 {
-		for i, f := range got {
-			want := time.Duration(math.Round(float64(i) * 1e9 / c.fps))
-			if f.PTS != want || f.DTS != want {
-				t.Fatalf("frame %d: pts %v dts %v, want %v at %v fps", i, f.PTS, f.DTS, want, c.fps)
+		// The n-th picture in ffmpeg's output order is at n/fps, from the
+		// first one's PTS.
+		f := FormatH264
+		if tr.Codec == media.CodecH265 {
+			f = FormatH265
+		}
+		order := outputOrder(t, path, f)
+		if len(order) != len(got) {
+			t.Fatalf("%d frames, ffprobe %d", len(got), len(order))
+		}
+		var base time.Duration
+		for i, fr := range got {
+			if order[i] == 0 {
+				base = fr.PTS
+			}
+		}
+		for i, fr := range got {
+			want := base + time.Duration(math.Round(float64(order[i])*1e9/c.fps))
+			if fr.PTS != want || fr.DTS > fr.PTS || i > 0 && fr.DTS <= got[i-1].DTS {
+				t.Fatalf("frame %d: pts %v dts %v, want pts %v at %v fps (output position %d)", i, fr.PTS, fr.DTS, want, c.fps, order[i])
 			}
 		}
 		return 0
