@@ -3,15 +3,16 @@ package device
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
-	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"kvskit/internal/testenv"
-	"kvskit/media"
+	"kvskit/media/h264"
 	"kvskit/media/h265"
 )
 
@@ -29,6 +30,9 @@ var orderClips = []orderClip{
 	// A GOP of 300 frames with log2_max_pic_order_cnt_lsb 6: the order count
 	// wraps every 32 frames.
 	{"longgop.h264", FormatH264, []string{"-c:v", "libx264", "-bf", "3", "-x264-params", "keyint=300:min-keyint=300:scenecut=0", "-f", "h264"}, "12"},
+	// Interlaced MBAFF frames: frame_mbs_only_flag 0, field order counts
+	// of each frame.
+	{"mbaff.h264", FormatH264, []string{"-c:v", "libx264", "-bf", "2", "-flags", "+ildct+ilme", "-x264-params", "tff=1", "-g", "25", "-f", "h264"}, "2"},
 	// No B-frames: POC type 2, output order is decoding order.
 	{"poc2.h264", FormatH264, []string{"-c:v", "libx264", "-bf", "0", "-g", "25", "-f", "h264"}, "2"},
 	// Open GOPs: CRA pictures with RASL pictures, B-pyramid.
@@ -97,12 +101,11 @@ func TestAnnexBOutputOrder(t *testing.T) {
 			order := outputOrder(t, path, c.format)
 			var want []int
 			reordered := false
-			for i, o := range order {
+			for _, o := range order {
 				if o >= 0 {
 					want = append(want, o)
 					reordered = reordered || o != len(want)-1
 				}
-				_ = i
 			}
 			if wantReorder := c.name != "poc2.h264"; reordered != wantReorder {
 				t.Fatalf("ffmpeg reorders the clip: %v, want %v", reordered, wantReorder)
@@ -152,7 +155,7 @@ func TestAnnexBOutputOrder(t *testing.T) {
 // RASL pictures, which reference pictures before the cut, are left out as
 // ffmpeg's decoder leaves them out, and the others keep ffmpeg's order.
 func TestAnnexBStartsAtCRA(t *testing.T) {
-	full := makeOrderClip(t, orderClips[3])
+	full := makeOrderClip(t, orderClips[4])
 	b, err := os.ReadFile(full)
 	if err != nil {
 		t.Fatal(err)
@@ -208,6 +211,192 @@ func TestAnnexBStartsAtCRA(t *testing.T) {
 			t.Fatalf("frame %d: pts %v, want %v", i, f.PTS, w)
 		}
 	}
-	_ = strconv.Itoa
-	_ = media.MaxReorderFrames
+}
+
+// bits writes an RBSP for the hand-made parameter sets and slices of the
+// tests below.
+type bits struct {
+	b []byte
+	n int
+}
+
+func (w *bits) u(n int, v uint64) {
+	for i := n - 1; i >= 0; i-- {
+		if w.n%8 == 0 {
+			w.b = append(w.b, 0)
+		}
+		if v>>uint(i)&1 == 1 {
+			w.b[len(w.b)-1] |= 0x80 >> uint(w.n%8)
+		}
+		w.n++
+	}
+}
+
+func (w *bits) flag(f bool) {
+	v := uint64(0)
+	if f {
+		v = 1
+	}
+	w.u(1, v)
+}
+
+func (w *bits) ue(v uint32) {
+	x := uint64(v) + 1
+	n := 0
+	for y := x; y > 1; y >>= 1 {
+		n++
+	}
+	w.u(n, 0)
+	w.u(n+1, x)
+}
+
+// nal ends the RBSP and returns it as a NAL unit after header.
+func (w *bits) nal(header ...byte) []byte {
+	w.u(1, 1)
+	for w.n%8 != 0 {
+		w.u(1, 0)
+	}
+	return h264.AddEmulationPrevention(header, w.b)
+}
+
+// writeSPS writes an H.264 SPS with the fields of s that a slice header
+// depends on and no VUI (and so no reordering depth).
+func writeSPS(s h264.SPS) []byte {
+	w := &bits{}
+	w.u(8, uint64(s.ProfileIDC))
+	w.u(8, uint64(s.ConstraintFlags))
+	w.u(8, uint64(s.LevelIDC))
+	w.ue(s.ID)
+	if h264.HasChromaInfo(s.ProfileIDC) {
+		w.ue(s.ChromaFormatIDC)
+		if s.ChromaFormatIDC == 3 {
+			w.flag(s.SeparateColourPlane)
+		}
+		w.ue(uint32(s.BitDepthLuma - 8))
+		w.ue(uint32(s.BitDepthChroma - 8))
+		w.flag(s.TransformBypass)
+		w.flag(false) // seq_scaling_matrix_present_flag
+	}
+	w.ue(s.Log2MaxFrameNum - 4)
+	w.ue(s.PicOrderCntType)
+	if s.PicOrderCntType == 0 {
+		w.ue(s.Log2MaxPicOrderCntLsb - 4)
+	}
+	w.ue(s.MaxNumRefFrames)
+	w.flag(s.GapsInFrameNumAllowed)
+	w.ue(s.PicWidthInMbs - 1)
+	w.ue(s.PicHeightInMapUnits - 1)
+	w.flag(s.FrameMbsOnly)
+	if !s.FrameMbsOnly {
+		w.flag(s.MbAdaptiveFrameField)
+	}
+	w.flag(s.Direct8x8Inference)
+	w.flag(s.FrameCropping)
+	if s.FrameCropping {
+		w.ue(s.FrameCropLeft)
+		w.ue(s.FrameCropRight)
+		w.ue(s.FrameCropTop)
+		w.ue(s.FrameCropBottom)
+	}
+	w.flag(false) // vui_parameters_present_flag
+	return w.nal(0x67)
+}
+
+// TestAnnexBUnknownDepth replaces the SPS of an x264 B-pyramid stream with
+// one without VUI, which does not give the reordering depth: the source
+// looks ahead and still gives every picture its place in the output order
+// of the original stream, with DTS increasing and never after the PTS.
+func TestAnnexBUnknownDepth(t *testing.T) {
+	path := makeOrderClip(t, orderClips[0])
+	order := outputOrder(t, path, FormatH264)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	replaced := 0
+	for _, u := range splitAnnexB(b) {
+		if h264.NALType(u) == h264.NALUSPS {
+			s, err := h264.ParseSPS(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, ok := s.ReorderFrames(); !ok || n == 0 {
+				t.Fatalf("x264's SPS gives a depth of %d (%v)", n, ok)
+			}
+			u = writeSPS(s)
+			again, err := h264.ParseSPS(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := again.ReorderFrames(); ok || again.Width() != s.Width() {
+				t.Fatalf("rewritten SPS %+v still gives a depth", again)
+			}
+			replaced++
+		}
+		out = append(append(out, 0, 0, 0, 1), u...)
+	}
+	if replaced == 0 {
+		t.Fatal("no SPS in the clip")
+	}
+	s, err := OpenReader(bytes.NewReader(out), WithFPS(25))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	frames := readAll(t, s)
+	if len(frames) != len(order) {
+		t.Fatalf("%d frames, ffmpeg %d", len(frames), len(order))
+	}
+	for i, f := range frames {
+		if w := frames[0].PTS + time.Duration(order[i])*40*time.Millisecond; f.PTS != w {
+			t.Fatalf("frame %d: pts %v, want %v", i, f.PTS, w)
+		}
+		if f.DTS > f.PTS || i > 0 && f.DTS <= frames[i-1].DTS {
+			t.Fatalf("frame %d: dts %v (previous %v), pts %v", i, f.DTS, frames[max(i-1, 0)].DTS, f.PTS)
+		}
+	}
+}
+
+// TestAnnexBFieldPictures: a stream of field-coded pictures (whose order a
+// frame's pair of fields makes) ends with a clear error.
+func TestAnnexBFieldPictures(t *testing.T) {
+	sps := writeSPS(h264.SPS{ProfileIDC: 77, LevelIDC: 30, Log2MaxFrameNum: 4, PicOrderCntType: 0, Log2MaxPicOrderCntLsb: 5,
+		MaxNumRefFrames: 2, PicWidthInMbs: 10, PicHeightInMapUnits: 4, FrameMbsOnly: false, Direct8x8Inference: true})
+	pw := &bits{}
+	pw.ue(0)       // pic_parameter_set_id
+	pw.ue(0)       // seq_parameter_set_id
+	pw.u(2, 0)     // entropy_coding_mode_flag, bottom_field_pic_order_in_frame_present_flag
+	pw.ue(0)       // num_slice_groups_minus1
+	pw.ue(0)       // num_ref_idx_l0_default_active_minus1
+	pw.ue(0)       // num_ref_idx_l1_default_active_minus1
+	pw.u(3, 0)     // weighted_pred_flag, weighted_bipred_idc
+	pw.ue(0)       // pic_init_qp_minus26 (se 0)
+	pw.ue(0)       // pic_init_qs_minus26
+	pw.ue(0)       // chroma_qp_index_offset
+	pw.u(3, 0b100) // deblocking_filter_control_present_flag, constrained_intra_pred_flag, redundant_pic_cnt_present_flag
+	pps := pw.nal(0x68)
+	field := func(bottom bool) []byte {
+		w := &bits{}
+		w.ue(0) // first_mb_in_slice
+		w.ue(7) // slice_type I
+		w.ue(0) // pic_parameter_set_id
+		w.u(4, 0)
+		w.flag(true) // field_pic_flag
+		w.flag(bottom)
+		w.ue(0) // idr_pic_id
+		w.u(5, map[bool]uint64{false: 0, true: 1}[bottom])
+		w.u(2, 0) // no_output_of_prior_pics_flag, long_term_reference_flag
+		w.ue(0)   // slice_qp_delta
+		w.u(16, 0xabcd)
+		return w.nal(0x65)
+	}
+	stream := annexB(sps, pps, field(false), field(true))
+	if _, err := h264.ParseSPS(sps); err != nil {
+		t.Fatal(err)
+	}
+	_, err := OpenReader(bytes.NewReader(stream), WithFormat(FormatH264))
+	if !errors.Is(err, ErrUnsupported) || !errors.Is(err, h264.ErrFieldPicture) || !strings.Contains(err.Error(), "field") {
+		t.Fatalf("field pictures: %v", err)
+	}
 }
