@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"time"
 
 	"kvskit/media"
 	"kvskit/media/h264"
@@ -179,9 +180,10 @@ type annexBDemuxer struct {
 	known   bool  // the SPS gives the reordering depth
 	lastDTS int64 // ns
 	hasDTS  bool
-	ended   bool // the input has ended and the order was flushed
-	skipped int  // pictures not output (RASL of a starting CRA)
-	warned  bool // a picture came out of order
+	ended   bool  // the input has ended and the order was flushed
+	skipped int   // pictures not output (RASL of a starting CRA)
+	warned  bool  // a picture came out of order
+	base    int64 // frames before the pictures that order counts number
 }
 
 func newAnnexBDemuxer(r io.Reader, f Format, cfg *config) (*annexBDemuxer, error) {
@@ -228,11 +230,12 @@ func newAnnexBDemuxer(r io.Reader, f Format, cfg *config) (*annexBDemuxer, error
 	} else {
 		d.po = &h265Order{}
 	}
-	if err := d.push(au); err != nil {
+	queued, err := d.push(au)
+	if err != nil {
 		return nil, err
 	}
-	if d.order != nil {
-		d.first = nil // queued
+	if queued {
+		d.first = nil
 	}
 	switch {
 	case cfg.fps > 0:
@@ -281,34 +284,69 @@ func (d *annexBDemuxer) next() (packet, error) {
 		if err != nil {
 			return packet{}, err
 		}
-		if d.order == nil {
-			return d.inDecodingOrder(au), nil
+		if d.po == nil && d.announcesReordering(au.data) {
+			// A new SPS that allows reordering (streams joined one after
+			// the other): the pictures from here on are ordered.
+			if d.info.Codec == media.CodecH264 {
+				d.po = &h264Order{}
+			} else {
+				d.po = &h265Order{}
+			}
+			d.order, d.base = nil, d.n
 		}
-		if err := d.push(au); err != nil {
+		queued, err := d.push(au)
+		if err != nil {
 			return packet{}, err
+		}
+		if !queued {
+			return d.inDecodingOrder(au), nil
 		}
 	}
 }
 
-// push reads the picture order of au and queues it; a stream that the SPS
-// says does not reorder is not read further.
-func (d *annexBDemuxer) push(au accessUnit) error {
+// announcesReordering reports whether the access unit au holds an SPS that
+// does not rule out reordering.
+func (d *annexBDemuxer) announcesReordering(au []byte) bool {
+	found := false
+	eachNAL(au, func(nal []byte) bool {
+		if d.info.Codec == media.CodecH264 {
+			if h264.NALType(nal) == h264.NALUSPS {
+				if s, err := h264.ParseSPS(nal); err == nil {
+					n, ok := s.ReorderFrames()
+					found = !ok || n > 0
+				}
+			}
+		} else if h265.NALType(nal) == h265.NALUSPS {
+			if s, err := h265.ParseSPS(nal); err == nil {
+				found = s.MaxNumReorderPics() > 0
+			}
+		}
+		return !found
+	})
+	return found
+}
+
+// push reads the picture order of au and queues it, or leaves it out (a
+// picture that is not output); queued is false when au goes out at once in
+// decoding order: the SPS says that the stream does not reorder, and the
+// slice headers are not read further.
+func (d *annexBDemuxer) push(au accessUnit) (queued bool, err error) {
 	if d.po == nil {
-		return nil
+		return false, nil
 	}
 	order, newSeq, skip, err := d.po.next(au.data)
 	if err != nil {
 		if errors.Is(err, h264.ErrFieldPicture) {
-			return wrapf(d.f, ErrUnsupported, err, "picture at offset %d", au.pos)
+			return false, wrapf(d.f, ErrUnsupported, err, "picture at offset %d", au.pos)
 		}
-		return wrapf(d.f, ErrInvalid, err, "picture order of the picture at offset %d", au.pos)
+		return false, wrapf(d.f, ErrInvalid, err, "picture order of the picture at offset %d", au.pos)
 	}
 	if d.order == nil {
 		depth, known := d.po.depth()
 		if known && depth == 0 {
 			// Output order is decoding order.
 			d.po = nil
-			return nil
+			return false, nil
 		}
 		if !known {
 			depth = media.MaxReorderFrames
@@ -318,7 +356,7 @@ func (d *annexBDemuxer) push(au accessUnit) error {
 	}
 	if skip {
 		d.skipped++
-		return nil
+		return true, nil
 	}
 	late := d.order.Late()
 	d.order.Push(order, newSeq, au)
@@ -327,13 +365,13 @@ func (d *annexBDemuxer) push(au accessUnit) error {
 		d.log.Warn("device: the stream reorders pictures more deeply than its SPS says: some pictures are out of order",
 			"format", d.f, "offset", au.pos, "depth", d.order.Depth())
 	}
-	return nil
+	return true, nil
 }
 
 // inDecodingOrder returns the packet of the next access unit of a stream
 // whose output order is its decoding order.
 func (d *annexBDemuxer) inDecodingOrder(au accessUnit) packet {
-	p := d.timed(media.Ordered[accessUnit]{Value: au, Decode: d.n, Output: d.n})
+	p := d.timed(media.Ordered[accessUnit]{Value: au, Decode: d.n - d.base, Output: d.n - d.base})
 	d.n++
 	return p
 }
@@ -341,7 +379,8 @@ func (d *annexBDemuxer) inDecodingOrder(au accessUnit) packet {
 // timed returns the packet of an access unit with its timestamps: the PTS
 // from its position in output order, the DTS from its position in decoding
 // order less the reordering depth (the SPS's, else the deepest reordering
-// seen), never after the PTS and never before the previous DTS.
+// seen), at least a millisecond after the previous DTS and never after the
+// PTS.
 func (d *annexBDemuxer) timed(p media.Ordered[accessUnit]) packet {
 	depth := 0
 	if d.order != nil {
@@ -350,11 +389,14 @@ func (d *annexBDemuxer) timed(p media.Ordered[accessUnit]) packet {
 			depth = d.order.Depth()
 		}
 	}
-	pts := d.at(p.Output)
-	dts := min(d.at(p.Decode-int64(depth)), pts)
-	if d.hasDTS {
-		dts = max(dts, d.lastDTS)
+	pts := d.at(d.base + p.Output)
+	dts := d.at(d.base + p.Decode - int64(depth))
+	if d.hasDTS && dts <= d.lastDTS {
+		// The depth grew (measured, or a stream with B-frames joined to
+		// one without): DTS catches up in steps of a millisecond.
+		dts = d.lastDTS + int64(time.Millisecond)
 	}
+	dts = min(dts, pts)
 	d.lastDTS, d.hasDTS = dts, true
 	return packet{pts: pts, dts: dts, key: p.Value.key, data: p.Value.data}
 }

@@ -400,3 +400,39 @@ func TestAnnexBFieldPictures(t *testing.T) {
 		t.Fatalf("field pictures: %v", err)
 	}
 }
+
+// TestAnnexBJoined reads two streams joined one after the other, the first
+// without B-frames (its SPS rules reordering out) and the second with: the
+// second one's pictures are ordered from its SPS on.
+func TestAnnexBJoined(t *testing.T) {
+	var joined []byte
+	for _, c := range []orderClip{orderClips[3], orderClips[0]} {
+		b, err := os.ReadFile(makeOrderClip(t, c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		joined = append(joined, b...)
+	}
+	path := filepath.Join(t.TempDir(), "joined.h264")
+	if err := os.WriteFile(path, joined, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	order := outputOrder(t, path, FormatH264)
+	frames := readAll(t, openFile(t, path, WithFPS(25)))
+	if len(frames) != len(order) {
+		t.Fatalf("%d frames, ffmpeg %d", len(frames), len(order))
+	}
+	reordered := false
+	for i, f := range frames {
+		reordered = reordered || order[i] != i
+		if w := frames[0].PTS + time.Duration(order[i])*40*time.Millisecond; f.PTS != w {
+			t.Fatalf("frame %d: pts %v, want %v", i, f.PTS, w)
+		}
+		if f.DTS > f.PTS || i > 0 && f.DTS <= frames[i-1].DTS {
+			t.Fatalf("frame %d: dts %v (previous %v), pts %v", i, f.DTS, frames[max(i-1, 0)].DTS, f.PTS)
+		}
+	}
+	if !reordered {
+		t.Fatal("ffmpeg does not reorder the joined stream")
+	}
+}
