@@ -112,6 +112,7 @@ type pic struct {
 	tid  uint8 // TemporalId
 	lsb  uint32
 	eos  bool // an end of sequence NAL unit follows
+	hide bool // pic_output_flag 0
 	want int64
 	seq  bool // begins a coded video sequence
 	skip bool
@@ -122,7 +123,7 @@ func runPOC(t *testing.T, pics []pic) {
 	var c POC
 	s := pocSPS
 	for i, p := range pics {
-		sh := SliceHeader{Header: Header{Type: p.t, TemporalIDPlus1: p.tid + 1}, FirstSliceSegmentInPic: true, PicOutput: true, PicOrderCntLsb: p.lsb}
+		sh := SliceHeader{Header: Header{Type: p.t, TemporalIDPlus1: p.tid + 1}, FirstSliceSegmentInPic: true, PicOutput: !p.hide, PicOrderCntLsb: p.lsb}
 		got := c.Next(sh, &s)
 		if want := (Picture{Order: p.want, NewSequence: p.seq, Skip: p.skip}); got != want {
 			t.Fatalf("picture %d (%+v): got %+v, want %+v", i, p, got, want)
@@ -152,7 +153,7 @@ func TestPOC(t *testing.T) {
 	// A CRA picture in the stream continues the counts; its RASL pictures
 	// are output.
 	pics = append(pics, pic{t: NALUCRA, lsb: 76 % 16, want: 76}, pic{t: NALURASLR, tid: 1, lsb: 74 % 16, want: 74},
-		pic{t: NALUTrailR, lsb: 78 % 16, want: 78, eos: true})
+		pic{t: NALUTrailR, lsb: 78 % 16, want: 78, hide: true, eos: true})
 	// After an end of sequence a CRA picture begins a sequence again.
 	pics = append(pics, pic{t: NALUCRA, lsb: 3, want: 3, seq: true}, pic{t: NALURASLN, tid: 1, lsb: 1, want: 1, skip: true},
 		pic{t: NALUTrailR, lsb: 5, want: 5})
