@@ -110,6 +110,26 @@ func TestAnnexBOutputOrder(t *testing.T) {
 			if wantReorder := c.name != "poc2.h264"; reordered != wantReorder {
 				t.Fatalf("ffmpeg reorders the clip: %v, want %v", reordered, wantReorder)
 			}
+			if c.format == FormatH264 {
+				// x264 codes order counts as type 0 with B-frames, type 2
+				// without.
+				b, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, u := range splitAnnexB(b) {
+					if h264.NALType(u) == h264.NALUSPS {
+						s, err := h264.ParseSPS(u)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if want := map[bool]uint32{true: 0, false: 2}[reordered]; s.PicOrderCntType != want {
+							t.Fatalf("pic_order_cnt_type %d, want %d", s.PicOrderCntType, want)
+						}
+						break
+					}
+				}
+			}
 			for _, via := range []string{"file", "pipe"} {
 				var s Source
 				if via == "file" {
