@@ -33,10 +33,25 @@ var orderClips = []orderClip{
 	// Interlaced MBAFF frames: frame_mbs_only_flag 0, field order counts
 	// of each frame.
 	{"mbaff.h264", FormatH264, []string{"-c:v", "libx264", "-bf", "2", "-flags", "+ildct+ilme", "-x264-params", "tff=1", "-g", "25", "-f", "h264"}, "2"},
+	// Open GOPs (recovery points with leading B-frames), four slices per
+	// picture, weighted B prediction.
+	{"opengop.h264", FormatH264, []string{"-c:v", "libx264", "-slices", "4", "-bf", "5", "-x264-params", "open-gop=1:b-adapt=2:weightb=1", "-g", "30", "-f", "h264"}, "4"},
 	// No B-frames: POC type 2, output order is decoding order.
 	{"poc2.h264", FormatH264, []string{"-c:v", "libx264", "-bf", "0", "-g", "25", "-f", "h264"}, "2"},
 	// Open GOPs: CRA pictures with RASL pictures, B-pyramid.
 	{"opengop.h265", FormatH265, []string{"-c:v", "libx265", "-x265-params", "log-level=error:keyint=24:bframes=4:b-pyramid=1", "-f", "hevc"}, "3"},
+}
+
+// namedClip returns the clip of orderClips with the given name.
+func namedClip(t *testing.T, name string) orderClip {
+	t.Helper()
+	for _, c := range orderClips {
+		if c.name == name {
+			return c
+		}
+	}
+	t.Fatalf("no clip %s", name)
+	return orderClip{}
 }
 
 func makeOrderClip(t *testing.T, c orderClip) string {
@@ -175,7 +190,7 @@ func TestAnnexBOutputOrder(t *testing.T) {
 // RASL pictures, which reference pictures before the cut, are left out as
 // ffmpeg's decoder leaves them out, and the others keep ffmpeg's order.
 func TestAnnexBStartsAtCRA(t *testing.T) {
-	full := makeOrderClip(t, orderClips[4])
+	full := makeOrderClip(t, namedClip(t, "opengop.h265"))
 	b, err := os.ReadFile(full)
 	if err != nil {
 		t.Fatal(err)
@@ -327,7 +342,7 @@ func writeSPS(s h264.SPS) []byte {
 // looks ahead and still gives every picture its place in the output order
 // of the original stream, with DTS increasing and never after the PTS.
 func TestAnnexBUnknownDepth(t *testing.T) {
-	path := makeOrderClip(t, orderClips[0])
+	path := makeOrderClip(t, namedClip(t, "bpyramid.h264"))
 	order := outputOrder(t, path, FormatH264)
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -426,7 +441,7 @@ func TestAnnexBFieldPictures(t *testing.T) {
 // second one's pictures are ordered from its SPS on.
 func TestAnnexBJoined(t *testing.T) {
 	var joined []byte
-	for _, c := range []orderClip{orderClips[3], orderClips[0]} {
+	for _, c := range []orderClip{namedClip(t, "poc2.h264"), namedClip(t, "bpyramid.h264")} {
 		b, err := os.ReadFile(makeOrderClip(t, c))
 		if err != nil {
 			t.Fatal(err)
