@@ -358,6 +358,15 @@ func (d *annexBDemuxer) push(au accessUnit) (queued bool, err error) {
 		d.skipped++
 		return true, nil
 	}
+	if newSeq {
+		// A new sequence may come with an SPS of another depth.
+		depth, known := d.po.depth()
+		if !known {
+			depth = media.MaxReorderFrames
+		}
+		d.known = known
+		d.order.SetDepth(depth)
+	}
 	late := d.order.Late()
 	d.order.Push(order, newSeq, au)
 	if d.order.Late() > late && !d.warned {

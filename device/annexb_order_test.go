@@ -436,12 +436,14 @@ func TestAnnexBFieldPictures(t *testing.T) {
 	}
 }
 
-// TestAnnexBJoined reads two streams joined one after the other, the first
-// without B-frames (its SPS rules reordering out) and the second with: the
-// second one's pictures are ordered from its SPS on.
+// TestAnnexBJoined reads streams joined one after the other: the first
+// without B-frames (its SPS rules reordering out), the second with B-frames
+// and a reordering depth of 1, the third with a depth of 2. Each one's
+// pictures are ordered from its SPS on.
 func TestAnnexBJoined(t *testing.T) {
 	var joined []byte
-	for _, c := range []orderClip{namedClip(t, "poc2.h264"), namedClip(t, "bpyramid.h264")} {
+	bf1 := orderClip{"bf1.h264", FormatH264, []string{"-c:v", "libx264", "-bf", "1", "-g", "25", "-f", "h264"}, "2"}
+	for _, c := range []orderClip{namedClip(t, "poc2.h264"), bf1, namedClip(t, "bpyramid.h264")} {
 		b, err := os.ReadFile(makeOrderClip(t, c))
 		if err != nil {
 			t.Fatal(err)

@@ -78,7 +78,8 @@
 //     depth (H.264 max_num_reorder_frames, H.265 sps_max_num_reorder_pics),
 //     the one of smallest order count comes next, and an IDR picture (H.264
 //     memory_management_control_operation 5, an H.265 IRAP picture that
-//     begins a coded video sequence) first lets every earlier one out. The
+//     begins a coded video sequence) first lets every earlier one out and
+//     takes the depth of its own SPS. The
 //     DTS of the n-th picture in decoding order is (n - depth)/fps, at least
 //     a millisecond after the previous DTS and never after its PTS. When the
 //     H.264 SPS gives no depth the source looks 16 pictures ahead and the

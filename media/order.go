@@ -64,6 +64,13 @@ func NewOutputOrder[T any](depth int) *OutputOrder[T] {
 	return &OutputOrder[T]{depth: min(max(depth, 0), MaxReorderFrames)}
 }
 
+// SetDepth changes the reordering depth (clamped as NewOutputOrder does),
+// for the pictures pushed from now on: when a new sequence comes with an
+// SPS of another depth.
+func (o *OutputOrder[T]) SetDepth(depth int) {
+	o.depth = min(max(depth, 0), MaxReorderFrames)
+}
+
 // Depth returns the reordering depth.
 func (o *OutputOrder[T]) Depth() int { return o.depth }
 

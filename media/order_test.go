@@ -69,6 +69,13 @@ func TestOutputOrder(t *testing.T) {
 	if o := NewOutputOrder[int](99); o.Depth() != MaxReorderFrames {
 		t.Errorf("depth %d", o.Depth())
 	}
+	o = NewOutputOrder[int](0)
+	if o.SetDepth(3); o.Depth() != 3 {
+		t.Errorf("depth %d after SetDepth(3)", o.Depth())
+	}
+	if o.SetDepth(-1); o.Depth() != 0 {
+		t.Errorf("depth %d after SetDepth(-1)", o.Depth())
+	}
 	// A picture whose count runs far ahead is let out once
 	// MaxHeldPictures follow it.
 	run := []int64{0, 1000}
