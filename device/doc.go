@@ -79,20 +79,21 @@
 //     the one of smallest order count comes next, and an IDR picture (H.264
 //     memory_management_control_operation 5, an H.265 IRAP picture that
 //     begins a coded video sequence) first lets every earlier one out and
-//     takes the depth of its own SPS. The
-//     DTS of the n-th picture in decoding order is (n - depth)/fps, at least
-//     a millisecond after the previous DTS and never after its PTS. When the
-//     H.264 SPS gives no depth the source looks 16 pictures ahead and the
-//     DTS uses the deepest reordering seen; when it says the stream does not
-//     reorder (pic_order_cnt_type 2, Baseline, a depth of 0) PTS = DTS =
-//     n/fps in decoding order and slice headers are not read, until an SPS
-//     that allows reordering comes (streams joined one after the other). RASL pictures of an H.265 CRA picture that starts the
-//     stream are left out (their references precede it; decoders do not
-//     output them), with a warning that counts them. In a stream whose
-//     slice headers are read, a field-coded H.264 picture (interlaced field
-//     coding) ends the stream with an error wrapping ErrUnsupported (MBAFF
-//     frames are read), and a slice header that cannot be read with an error
-//     wrapping ErrInvalid that names its offset.
+//     takes the depth of its own SPS. The DTS of the n-th picture in
+//     decoding order is (n - depth)/fps, at least a millisecond after the
+//     previous DTS and never after its PTS. When the H.264 SPS gives no
+//     depth the source looks 16 pictures ahead and the DTS uses the deepest
+//     reordering seen; when it says the stream does not reorder
+//     (pic_order_cnt_type 2, Baseline, a depth of 0) PTS = DTS = n/fps in
+//     decoding order and slice headers are not read, until an SPS that
+//     allows reordering comes (streams joined one after the other). RASL
+//     pictures of an H.265 CRA picture that starts the stream are left out
+//     (their references precede it; decoders do not output them), with a
+//     warning that counts them. In a stream whose slice headers are read, a
+//     field-coded H.264 picture (interlaced field coding) ends the stream
+//     with an error wrapping ErrUnsupported (MBAFF frames are read), and a
+//     slice header that cannot be read with an error wrapping ErrInvalid
+//     that names its offset.
 //
 // # Interleaving
 //
