@@ -23,7 +23,9 @@ const (
 // modes than the server's own (as earlier versions made them: 0755
 // directories, 0644 files) is tightened in place: the dir and every
 // directory below it to 0700, every regular file to 0600 (symbolic links are
-// left alone and not followed). What was tightened is logged.
+// left alone and not followed). What was tightened is logged. A dir that
+// only its owner may enter is taken as it is, without walking the archive:
+// nothing below it is reachable by others.
 func PrepareDataDir(dir string, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -41,6 +43,11 @@ func PrepareDataDir(dir string, log *slog.Logger) error {
 	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
 		return fmt.Errorf("%w: %s has mode %#o, so group or others can write to it and replace its fragments, credentials and keys; run chmod go-w %s (the server then tightens it to 0700) or choose another --data-dir",
 			ErrDataDirInsecure, dir, perm, dir)
+	}
+	if fi.Mode().Perm()&0o077 == 0 {
+		// Nothing below a directory only its owner may enter is reachable
+		// by others, whatever its own modes: no need to walk the archive.
+		return nil
 	}
 	tightened := 0
 	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
