@@ -128,6 +128,11 @@ func (s *Server) putMedia(w http.ResponseWriter, r *http.Request, _ []byte) *api
 	<-writerDone
 	s.log.Info("putmedia session ended", "stream", st.Name, "fragments", stats.fragments,
 		"bytes", stats.bytes, "reason", stats.reason)
+	if stats.reason != reasonEndOfBody {
+		// What follows in the connection is the rest of this body, never a
+		// request: it must not be parsed as one.
+		endConnection(w, r)
+	}
 	return nil
 }
 

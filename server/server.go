@@ -367,6 +367,27 @@ func (s *Server) wrap(op string, rt route) http.Handler {
 	})
 }
 
+// endConnection completes a response whose headers are sent and closes the
+// connection, for a handler that stopped reading its request body before its
+// end: the unread bytes belong to that body and must never be parsed as the
+// next request. net/http reuses a full-duplex connection after the handler
+// returns whenever its drain of the body ends early (an error, a deadline),
+// so the connection is taken over, the chunked response is terminated and the
+// connection closed here. Should that fail, the handler is aborted, which
+// closes the connection too.
+func endConnection(w http.ResponseWriter, r *http.Request) {
+	conn, bw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	defer conn.Close()
+	if r.ProtoAtLeast(1, 1) {
+		// The last chunk of the response: the client sees it end whole.
+		_, _ = bw.WriteString("0\r\n\r\n")
+	}
+	_ = bw.Flush()
+}
+
 // closeUnread marks a response to a streamed request whose body was not read:
 // the connection closes after it instead of waiting to drain the body, so the
 // client sees the error at once.
