@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"net/http"
 	"regexp"
 	"sort"
@@ -572,11 +573,32 @@ func (s *Server) baseURL(r *http.Request) string {
 	if s.cfg.PublicURL != "" {
 		return strings.TrimRight(s.cfg.PublicURL, "/")
 	}
-	scheme := "http"
+	scheme, defPort := "http", "80"
 	if r.TLS != nil {
-		scheme = "https"
+		scheme, defPort = "https", "443"
 	}
-	return scheme + "://" + r.Host
+	return scheme + "://" + hostWithPort(r, defPort)
+}
+
+// hostWithPort is the request's Host with the port of the listener that
+// took the connection when the Host names none (the KVS C producer sends
+// and signs Host without the port): a client that builds its URLs from
+// the data endpoint then reaches this listener, not the scheme's default
+// port.
+func hostWithPort(r *http.Request, defPort string) string {
+	host := r.Host
+	if _, _, err := net.SplitHostPort(host); err == nil || host == "" {
+		return host
+	}
+	la, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if la == nil {
+		return host
+	}
+	_, port, err := net.SplitHostPort(la.String())
+	if err != nil || port == defPort {
+		return host
+	}
+	return net.JoinHostPort(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]"), port)
 }
 
 func (s *Server) getDataEndpoint(w http.ResponseWriter, r *http.Request, body []byte) *apiError {

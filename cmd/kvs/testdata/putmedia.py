@@ -4,9 +4,15 @@ while a reader prints every ACK line to stdout as it arrives.
 
 Usage: putmedia.py ENDPOINT REGION STREAM FILE [--style empty|unsigned]
                    [--timecode ABSOLUTE|RELATIVE] [--start EPOCH] [--chunk N]
-                   [--delay SECONDS] [--wait-acks N]
+                   [--delay SECONDS] [--wait-acks N] [--host-without-port]
+
+With --host-without-port the client behaves as the KVS C producer: it sends
+and signs `Host` without the port, for GetDataEndpoint (a raw signed request)
+and for PutMedia, and connects to the port of the data endpoint it is given
+(80 when that names none).
 """
 import argparse
+import json
 import socket
 import sys
 import threading
@@ -28,6 +34,8 @@ p.add_argument("--start", type=float, default=None)
 p.add_argument("--chunk", type=int, default=65536)
 p.add_argument("--delay", type=float, default=0.0, help="pause between chunks")
 p.add_argument("--secret", default=None, help="override the secret key (to test refusals)")
+p.add_argument("--host-without-port", action="store_true",
+               help="send and sign Host without the port, as the KVS C producer does")
 args = p.parse_args()
 
 session = boto3.Session(region_name=args.region)
@@ -36,9 +44,37 @@ if args.secret:
     session = boto3.Session(region_name=args.region, aws_access_key_id=creds.access_key,
                             aws_secret_access_key=args.secret)
     creds = session.get_credentials().get_frozen_credentials()
-kv = session.client("kinesisvideo", endpoint_url=args.endpoint)
-data_ep = kv.get_data_endpoint(StreamName=args.stream, APIName="PUT_MEDIA")["DataEndpoint"]
+
+
+def portless_data_endpoint():
+    """GetDataEndpoint signed and sent with Host lacking the port."""
+    import http.client
+    e = urllib.parse.urlparse(args.endpoint)
+    body = json.dumps({"StreamName": args.stream, "APIName": "PUT_MEDIA"}).encode()
+    r = AWSRequest(method="POST", url=args.endpoint.rstrip("/") + "/getDataEndpoint", data=body,
+                   headers={"Host": e.hostname, "Content-Type": "application/json"})
+    SigV4Auth(creds, "kinesisvideo", args.region).add_auth(r)
+    c = http.client.HTTPConnection(e.hostname, e.port or 80, timeout=30)
+    c.putrequest("POST", "/getDataEndpoint", skip_host=True, skip_accept_encoding=True)
+    for k, v in r.headers.items():
+        c.putheader(k, v)
+    c.putheader("Content-Length", str(len(body)))
+    c.endheaders(body)
+    resp = c.getresponse()
+    out = resp.read()
+    if resp.status != 200:
+        sys.exit("getDataEndpoint: %d %s" % (resp.status, out.decode()))
+    return json.loads(out)["DataEndpoint"]
+
+
+if args.host_without_port:
+    data_ep = portless_data_endpoint()
+    print("DATA_ENDPOINT", data_ep, flush=True)
+else:
+    kv = session.client("kinesisvideo", endpoint_url=args.endpoint)
+    data_ep = kv.get_data_endpoint(StreamName=args.stream, APIName="PUT_MEDIA")["DataEndpoint"]
 u = urllib.parse.urlparse(data_ep)
+host_header = u.hostname if args.host_without_port else u.netloc
 start = args.start if args.start is not None else time.time()
 
 headers = {
@@ -57,6 +93,8 @@ class UnsignedPayloadAuth(SigV4Auth):
 
 
 req = AWSRequest(method="POST", url=data_ep.rstrip("/") + "/putMedia", data=b"", headers=dict(headers))
+if args.host_without_port:
+    req.headers["Host"] = host_header
 if args.style == "unsigned":
     req.headers["X-Amz-Content-SHA256"] = UNSIGNED_PAYLOAD
     UnsignedPayloadAuth(creds, "kinesisvideo", args.region).add_auth(req)
@@ -64,7 +102,7 @@ else:
     SigV4Auth(creds, "kinesisvideo", args.region).add_auth(req)
 
 sock = socket.create_connection((u.hostname, u.port or 80))
-lines = ["POST /putMedia HTTP/1.1", "Host: %s" % u.netloc]
+lines = ["POST /putMedia HTTP/1.1", "Host: %s" % host_header]
 for k, v in req.headers.items():
     if k.lower() == "host":
         continue
