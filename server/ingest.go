@@ -45,6 +45,14 @@ type ingestSession struct {
 	done     chan struct{} // closed to stop the session early (stream deleted)
 	stopOnce sync.Once
 
+	// A newer PutMedia connection of the stream retires this one: it ends
+	// after the fragment in flight (sessions.go).
+	older      []*ingestSession // sessions of the stream this one waits for
+	retired    chan struct{}
+	retireOnce sync.Once
+	fragOpen   atomic.Bool   // a fragment is being received
+	ended      chan struct{} // closed when every fragment is stored or refused
+
 	lastData atomic.Int64 // unix nanos of the last body read
 	rc       *http.ResponseController
 }
@@ -71,6 +79,8 @@ func (s *Server) putMedia(w http.ResponseWriter, r *http.Request, _ []byte) *api
 		acks:     make(chan ack, 64),
 		persistQ: make(chan *pendingFragment, 16),
 		done:     make(chan struct{}),
+		retired:  make(chan struct{}),
+		ended:    make(chan struct{}),
 		rc:       http.NewResponseController(w),
 	}
 	switch tt := strings.ToUpper(r.Header.Get("x-amzn-fragment-timecode-type")); tt {
@@ -92,13 +102,17 @@ func (s *Server) putMedia(w http.ResponseWriter, r *http.Request, _ []byte) *api
 	}
 	if !s.claimSession(st.ARN, sess) {
 		return errorf(http.StatusBadRequest, "ConnectionLimitExceededException",
-			"stream %s already has a PutMedia connection", st.Name)
+			"stream %s already has %d PutMedia connections", st.Name, maxPutMediaConnections)
 	}
 	defer s.releaseSession(st.ARN, sess)
+	defer close(sess.ended)
 	if err := sess.rc.EnableFullDuplex(); err != nil {
 		s.log.Warn("putmedia: full duplex unavailable", "err", err)
 	}
 	w.Header().Set("Content-Type", "application/json")
+	// A session is one request: a client must not reuse the connection,
+	// which closes when the session ends.
+	w.Header().Set("Connection", "close")
 	w.WriteHeader(http.StatusOK)
 	_ = sess.rc.Flush()
 	s.log.Info("putmedia session started", "stream", st.Name, "remote", r.RemoteAddr, "relative", sess.relative)
@@ -131,37 +145,9 @@ func (s *Server) putMedia(w http.ResponseWriter, r *http.Request, _ []byte) *api
 	if stats.reason != reasonEndOfBody {
 		// What follows in the connection is the rest of this body, never a
 		// request: it must not be parsed as one.
-		endConnection(w, r)
+		s.endConnection(w, r)
 	}
 	return nil
-}
-
-func (s *Server) claimSession(arn string, sess *ingestSession) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, busy := s.sessions[arn]; busy {
-		return false
-	}
-	s.sessions[arn] = sess
-	return true
-}
-
-func (s *Server) releaseSession(arn string, sess *ingestSession) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.sessions[arn] == sess {
-		delete(s.sessions, arn)
-	}
-}
-
-// endSession stops the PutMedia session of a stream, if any.
-func (s *Server) endSession(arn string) {
-	s.mu.Lock()
-	sess := s.sessions[arn]
-	s.mu.Unlock()
-	if sess != nil {
-		sess.stop()
-	}
 }
 
 func (sess *ingestSession) stop() {
@@ -395,6 +381,9 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // reasonEndOfBody is the ingestStats reason of a body read to its end.
 const reasonEndOfBody = "end of body"
 
+// reasonReplaced ends a session that a newer connection of its stream retired.
+const reasonReplaced = "replaced by a newer connection"
+
 type ingestStats struct {
 	fragments int
 	bytes     int64
@@ -566,8 +555,18 @@ func (sess *ingestSession) read(body io.Reader) ingestStats {
 			case <-sess.done:
 				stats.reason = "stopped"
 				return stats
+			case <-sess.retired:
+				stats.reason = reasonReplaced
+				stats.bytes = cr.total
+				return stats
 			default:
 			}
+			if !sess.waitOlder() {
+				stats.reason = "stopped"
+				stats.bytes = cr.total
+				return stats
+			}
+			sess.fragOpen.Store(true)
 			fragLimiter.wait(sess.done)
 			frag = fragmentState{
 				open: true, timecode: ev.Timecode, server: s.cfg.Now(), placed: -1,
@@ -662,6 +661,16 @@ func (sess *ingestSession) read(body io.Reader) ingestStats {
 			finish()
 		case mkv.EventSegmentEnd:
 			finish()
+		}
+		if !frag.open && sess.fragOpen.Load() {
+			sess.fragOpen.Store(false)
+			select {
+			case <-sess.retired:
+				stats.reason = reasonReplaced
+				stats.bytes = cr.total
+				return stats
+			default:
+			}
 		}
 	}
 }

@@ -134,7 +134,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	closed   bool
-	sessions map[string]*ingestSession // stream ARN -> active PutMedia session
+	sessions map[string][]*ingestSession // stream ARN -> PutMedia sessions, oldest first
 }
 
 // New opens the store under cfg.DataDir and returns a ready server.
@@ -191,7 +191,7 @@ func New(cfg Config) (*Server, error) {
 		},
 		limits:   cfg.Limits.withDefaults(),
 		hub:      newHub(),
-		sessions: make(map[string]*ingestSession),
+		sessions: make(map[string][]*ingestSession),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.routes()
@@ -372,21 +372,39 @@ func (s *Server) wrap(op string, rt route) http.Handler {
 // end: the unread bytes belong to that body and must never be parsed as the
 // next request. net/http reuses a full-duplex connection after the handler
 // returns whenever its drain of the body ends early (an error, a deadline),
-// so the connection is taken over, the chunked response is terminated and the
-// connection closed here. Should that fail, the handler is aborted, which
-// closes the connection too.
-func endConnection(w http.ResponseWriter, r *http.Request) {
+// so the connection is taken over here: the chunked response is terminated,
+// the sending side shut, and what the client still sends is read and thrown
+// away for a moment before the close, so that the close does not reset the
+// connection before the client has read the response. Should the takeover
+// fail, the handler is aborted, which closes the connection too.
+func (s *Server) endConnection(w http.ResponseWriter, r *http.Request) {
 	conn, bw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		panic(http.ErrAbortHandler)
 	}
-	defer conn.Close()
 	if r.ProtoAtLeast(1, 1) {
 		// The last chunk of the response: the client sees it end whole.
 		_, _ = bw.WriteString("0\r\n\r\n")
 	}
 	_ = bw.Flush()
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer conn.Close()
+		_ = conn.SetReadDeadline(time.Now().Add(lingerTime))
+		_, _ = io.CopyN(io.Discard, conn, lingerBytes)
+	}()
 }
+
+// lingerTime and lingerBytes bound what endConnection reads of an abandoned
+// body before closing the connection.
+const (
+	lingerTime  = 500 * time.Millisecond
+	lingerBytes = 1 << 20
+)
 
 // closeUnread marks a response to a streamed request whose body was not read:
 // the connection closes after it instead of waiting to drain the body, so the

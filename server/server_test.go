@@ -471,7 +471,7 @@ func TestPutMediaErrors(t *testing.T) {
 	}
 }
 
-func TestPutMediaConnectionLimitAndIdle(t *testing.T) {
+func TestPutMediaIdle(t *testing.T) {
 	e := newTestEnv(t, Limits{IdleAckInterval: 50 * time.Millisecond, IdleTimeout: 400 * time.Millisecond})
 	e.createStream("one", 1)
 	pm, err := e.putMedia("one", nil)
@@ -479,9 +479,6 @@ func TestPutMediaConnectionLimitAndIdle(t *testing.T) {
 		t.Fatal(err)
 	}
 	pm.write(newClip(t).bytes())
-	if _, err := e.putMedia("one", nil); err == nil || !strings.Contains(err.Error(), "ConnectionLimitExceededException") {
-		t.Fatalf("second connection: %v", err)
-	}
 	// The producer sends nothing more: IDLE events, then the request ends.
 	acks := pm.collect()
 	pm.pw.Close()
