@@ -104,7 +104,9 @@ type Config struct {
 	// client used to reach the server (its Host header).
 	PublicURL string
 	Limits    Limits
-	Logger    *slog.Logger
+	// Conns bounds connections (HTTPServer, LimitListener).
+	Conns  ConnLimits
+	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// NoSync skips fsync in the store; for unit tests only.
@@ -119,6 +121,7 @@ type Server struct {
 	store  *store.Store
 	auth   *awsauth.Verifier
 	limits Limits
+	conns  ConnLimits
 	mux    *http.ServeMux
 	hub    *hub
 	bufs   fragBufs // buffers of stored fragments, for the next ones
@@ -190,6 +193,7 @@ func New(cfg Config) (*Server, error) {
 			Now: cfg.Now,
 		},
 		limits:   cfg.Limits.withDefaults(),
+		conns:    cfg.Conns.withDefaults(),
 		hub:      newHub(),
 		sessions: make(map[string][]*ingestSession),
 	}
@@ -302,6 +306,7 @@ func (s *Server) routes() {
 		s.mux.Handle("POST "+path, s.wrap(path, rt))
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		closeUnread(w) // not authenticated: the connection ends here
 		writeError(w, errorf(http.StatusNotFound, "UnknownOperationException",
 			"no operation %s %s", r.Method, r.URL.Path))
 	})
@@ -319,6 +324,7 @@ func (s *Server) wrap(op string, rt route) http.Handler {
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
+			closeUnread(w)
 			writeError(w, errorf(http.StatusServiceUnavailable, "ServiceUnavailableException", "the endpoint is shutting down"))
 			return
 		}
@@ -328,15 +334,23 @@ func (s *Server) wrap(op string, rt route) http.Handler {
 		var body []byte
 		var err error
 		if rt.json {
-			body, err = io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
+			rc := http.NewResponseController(w)
+			body, err = io.ReadAll(io.LimitReader(&progressReader{r: r.Body, rc: rc, timeout: s.conns.BodyTimeout}, maxJSONBody+1))
 			if err != nil {
+				// The connection closes after the answer; net/http drains
+				// the body first, which must not wait for the client.
+				_ = rc.SetReadDeadline(time.Now())
+				closeUnread(w)
 				writeError(w, errInvalidArgument("reading request body: %v", err))
 				return
 			}
 			if len(body) > maxJSONBody {
+				_ = rc.SetReadDeadline(time.Now())
+				closeUnread(w)
 				writeError(w, errInvalidArgument("request body larger than %d bytes", maxJSONBody))
 				return
 			}
+			_ = rc.SetReadDeadline(time.Time{})
 			_, err = s.auth.VerifyWithBody(r, body)
 			if len(bytes.TrimSpace(body)) == 0 {
 				body = []byte("{}")
@@ -351,9 +365,9 @@ func (s *Server) wrap(op string, rt route) http.Handler {
 				code, msg = ae.Code, ae.Message
 			}
 			s.log.Warn("request refused", "op", op, "remote", r.RemoteAddr, "code", code, "reason", msg)
-			if !rt.json {
-				closeUnread(w)
-			}
+			// Not authenticated: the connection ends with this answer, so
+			// that refused clients cannot hold connections open.
+			closeUnread(w)
 			writeError(w, errorf(http.StatusForbidden, code, "%s", msg))
 			return
 		}
@@ -406,9 +420,10 @@ const (
 	lingerBytes = 1 << 20
 )
 
-// closeUnread marks a response to a streamed request whose body was not read:
-// the connection closes after it instead of waiting to drain the body, so the
-// client sees the error at once.
+// closeUnread marks a response after which the connection closes: one to a
+// streamed request whose body was not read (instead of waiting to drain the
+// body, so the client sees the error at once), and one to a request that
+// was not authenticated.
 func closeUnread(w http.ResponseWriter) {
 	w.Header().Set("Connection", "close")
 }

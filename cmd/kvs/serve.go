@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -36,10 +35,11 @@ type serveOptions struct {
 	tlsCert     string
 	tlsKey      string
 	limits      server.Limits
+	conns       server.ConnLimits
 }
 
 func newServeCmd() *cobra.Command {
-	o := serveOptions{limits: server.DefaultLimits()}
+	o := serveOptions{limits: server.DefaultLimits(), conns: server.DefaultConnLimits()}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the local Kinesis Video Streams endpoint",
@@ -71,7 +71,16 @@ with its own file:
 on anything but loopback without TLS prints a warning: requests, session
 tokens and video would cross the network in clear text. The ready line gives
 the URL clients should use (--public-url, or a loopback address in place of
-0.0.0.0 or ::).`,
+0.0.0.0 or ::).
+
+Connections are bounded: at most --max-conns open (fewer if the process may
+not open that many files), --max-conns-per-addr from one client address (more
+are closed at once), headers must arrive within --header-timeout and a body
+must make progress every --body-timeout (PutMedia: --idle-timeout), idle
+keep-alive connections close after --keepalive-timeout, and a request refused
+as unauthenticated closes its connection. A stream takes up to 5 PutMedia
+connections, the newest accepted; older ones end after their fragment in
+flight.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(cmd)
@@ -96,6 +105,11 @@ the URL clients should use (--public-url, or a loopback address in place of
 	f.DurationVar(&o.limits.IdleTimeout, "idle-timeout", o.limits.IdleTimeout, "end a PutMedia request after this long without data")
 	f.DurationVar(&o.limits.GetMediaIdleTimeout, "getmedia-idle-timeout", o.limits.GetMediaIdleTimeout, "end a GetMedia response after this long without a new fragment")
 	f.DurationVar(&o.limits.ExpireInterval, "expire-interval", o.limits.ExpireInterval, "how often fragments past retention are removed")
+	f.IntVar(&o.conns.MaxConns, "max-conns", o.conns.MaxConns, "most connections open at once; more are closed when accepted")
+	f.IntVar(&o.conns.MaxConnsPerAddr, "max-conns-per-addr", o.conns.MaxConnsPerAddr, "most connections open at once from one client IP address")
+	f.DurationVar(&o.conns.HeaderTimeout, "header-timeout", o.conns.HeaderTimeout, "time a client has to send a request's headers")
+	f.DurationVar(&o.conns.BodyTimeout, "body-timeout", o.conns.BodyTimeout, "longest wait for more of a request body (PutMedia: --idle-timeout)")
+	f.DurationVar(&o.conns.KeepAliveTimeout, "keepalive-timeout", o.conns.KeepAliveTimeout, "close a keep-alive connection idle this long between requests")
 	return cmd
 }
 
@@ -139,6 +153,14 @@ func runServe(ctx context.Context, cmd *cobra.Command, o serveOptions, log *slog
 	if err != nil {
 		return err
 	}
+	if o.conns.MaxConns <= 0 || o.conns.MaxConnsPerAddr <= 0 {
+		return errors.New("--max-conns and --max-conns-per-addr must be positive")
+	}
+	if fit := connsWithinFileLimit(o.conns.MaxConns); fit < o.conns.MaxConns {
+		log.Warn("--max-conns lowered to fit the open-file limit (raise it with ulimit -n)",
+			"max_conns", o.conns.MaxConns, "now", fit)
+		o.conns.MaxConns = fit
+	}
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", o.listen, err)
@@ -150,14 +172,14 @@ func runServe(ctx context.Context, cmd *cobra.Command, o serveOptions, log *slog
 	}
 	srv, err := server.New(server.Config{
 		DataDir: o.dataDir, Region: o.region, Credentials: keys, PublicURL: o.publicURL,
-		Limits: o.limits, Logger: log,
+		Limits: o.limits, Conns: o.conns, Logger: log,
 	})
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
-	sln := useTLS(hs, ln, st)
+	hs := srv.HTTPServer()
+	sln := useTLS(hs, srv.LimitListener(ln), st)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(sln) }()
 
