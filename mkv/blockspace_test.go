@@ -126,3 +126,64 @@ func TestShortReads(t *testing.T) {
 		t.Fatalf("a stream cut inside a large block: %v", err)
 	}
 }
+
+// TestBlockSpaceSkip: blocks the caller declines with an empty slice are
+// discarded without an event; the other events are unchanged.
+func TestBlockSpaceSkip(t *testing.T) {
+	data := benchStream(t, 3, 10, 5000)
+	want, err := readEvents(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantKept []EventType
+	blocks := 0
+	for _, ev := range want {
+		if ev.Type == EventBlock {
+			blocks++
+			if blocks%2 == 0 {
+				continue
+			}
+		}
+		wantKept = append(wantKept, ev.Type)
+	}
+	calls := 0
+	space := func(n int) []byte {
+		calls++
+		if calls%2 == 0 {
+			return []byte{}
+		}
+		return make([]byte, n)
+	}
+	r := NewReader(bytes.NewReader(data), WithBlockSpace(space))
+	var got []EventType
+	for {
+		ev, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ev.Type)
+	}
+	if !reflect.DeepEqual(got, wantKept) {
+		t.Fatalf("events with every second block skipped:\n got %v\nwant %v", got, wantKept)
+	}
+	if r.Offset() != int64(len(data)) {
+		t.Fatalf("offset %d after the stream, want %d", r.Offset(), len(data))
+	}
+}
+
+func TestMaxMetadataSize(t *testing.T) {
+	data := knownSizeFile()
+	r := NewReader(bytes.NewReader(data), WithMaxMetadataSize(8))
+	for {
+		_, err := r.Next()
+		if errors.Is(err, ErrElementTooLarge) {
+			return
+		}
+		if err != nil {
+			t.Fatalf("want ErrElementTooLarge, got %v", err)
+		}
+	}
+}

@@ -92,6 +92,8 @@ type ReaderOption func(*Reader)
 // that slice and Block.Frames point into it. The Reader writes nothing
 // else into the slice and keeps no reference to it after the call to Next
 // that returned the event. A failed read leaves the slice partly written.
+// A slice of length 0 that is not nil has the Reader skip the element: its
+// bytes are discarded as they are read and no event is returned for it.
 func WithBlockSpace(space func(n int) []byte) ReaderOption {
 	return func(r *Reader) { r.blockSpace = space }
 }
@@ -104,6 +106,17 @@ func WithMaxElementSize(n int64) ReaderOption {
 	return func(r *Reader) {
 		if n > 0 {
 			r.maxSize = n
+		}
+	}
+}
+
+// WithMaxMetadataSize sets the largest body of an Info, Tracks or Tags
+// element the Reader reads into memory (default: the maximum element
+// size). A larger one fails with an error wrapping ErrElementTooLarge.
+func WithMaxMetadataSize(n int64) ReaderOption {
+	return func(r *Reader) {
+		if n > 0 {
+			r.maxMeta = n
 		}
 	}
 }
@@ -136,6 +149,7 @@ type Reader struct {
 	br      *bufio.Reader
 	off     int64
 	maxSize int64
+	maxMeta int64 // 0: maxSize
 	err     error // sticky
 	eof     bool  // the input ended at an element boundary
 
@@ -333,6 +347,10 @@ func (r *Reader) nextSegment() (*Event, error) {
 		}
 		return nil, nil
 	case IDInfo, IDTracks, IDTags:
+		if r.maxMeta > 0 && h.known() && h.size > uint64(r.maxMeta) {
+			return nil, fmt.Errorf("mkv: element 0x%X at offset %d has %d bytes, limit %d: %w",
+				h.id, h.off, h.size, r.maxMeta, ErrElementTooLarge)
+		}
 		if err := r.readBody(&h, true); err != nil {
 			return nil, err
 		}
@@ -437,6 +455,9 @@ func (r *Reader) nextCluster() (*Event, error) {
 		raw, err := r.readBlock(&h)
 		if err != nil {
 			return nil, err
+		}
+		if raw == nil { // skipped at the caller's request
+			return nil, nil
 		}
 		blk := Block{Frames: r.frames[:0]}
 		body, base := raw[h.hlen:], h.off+int64(h.hlen)
@@ -658,6 +679,9 @@ func (r *Reader) readBlock(h *elemHeader) ([]byte, error) {
 	if r.blockSpace != nil && h.known() && h.size <= uint64(r.maxSize) {
 		need := h.hlen + int(h.size)
 		if dst := r.blockSpace(need); dst != nil {
+			if len(dst) == 0 {
+				return nil, r.skip(h)
+			}
 			if len(dst) != need {
 				return nil, fmt.Errorf("mkv: block space of %d bytes for an element of %d", len(dst), need)
 			}

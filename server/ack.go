@@ -33,6 +33,7 @@ var (
 	errTrackNumberMismatch = ackErr{4010, "TRACK_NUMBER_MISMATCH"}
 	errFramesMissing       = ackErr{4011, "FRAMES_MISSING_FOR_TRACK"}
 	errTooManyTracks       = ackErr{4012, "MORE_THAN_ALLOWED_TRACKS_FOUND"}
+	errInternalError       = ackErr{5000, "INTERNAL_ERROR"}
 	errArchival            = ackErr{5001, "ARCHIVAL_ERROR"}
 )
 

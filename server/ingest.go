@@ -23,6 +23,7 @@ const (
 	maxMetadataTags     = 10
 	maxTagNameLen       = 128
 	maxTagValueLen      = 256
+	maxMetadataElement  = 1 << 20 // largest Info, Tracks or Tags element read
 	shutdownGracePeriod = 5 * time.Second
 )
 
@@ -53,6 +54,7 @@ type ingestSession struct {
 	fragOpen   atomic.Bool   // a fragment is being received
 	ended      chan struct{} // closed when every fragment is stored or refused
 
+	mem      *sessionMem  // fragment bytes in flight (membudget.go)
 	lastData atomic.Int64 // unix nanos of the last body read
 	rc       *http.ResponseController
 }
@@ -63,6 +65,9 @@ type pendingFragment struct {
 	header []byte
 	data   []byte
 	buf    []byte // the buffer data is in, whole
+	// reserved is the memory budget buf holds, given back once the buffer
+	// is written to the store or handed to live readers.
+	reserved int64
 }
 
 func (s *Server) putMedia(w http.ResponseWriter, r *http.Request, _ []byte) *apiError {
@@ -79,6 +84,7 @@ func (s *Server) putMedia(w http.ResponseWriter, r *http.Request, _ []byte) *api
 		acks:     make(chan ack, 64),
 		persistQ: make(chan *pendingFragment, 16),
 		done:     make(chan struct{}),
+		mem:      &sessionMem{limit: s.limits.SessionMemory, global: s.mem},
 		retired:  make(chan struct{}),
 		ended:    make(chan struct{}),
 		rc:       http.NewResponseController(w),
@@ -289,10 +295,11 @@ func (sess *ingestSession) persist() {
 				j.append = s.store.StartAppend(arn, p.rec, p.data)
 				// Readers, live ones too, read stored fragments from the
 				// store: the buffer is free once the store has written it.
-				go func(a *store.PendingAppend, buf []byte) {
+				go func(a *store.PendingAppend, buf []byte, n int64) {
 					<-a.Written()
 					s.bufs.put(buf)
-				}(j.append, p.buf)
+					sess.releaseQueued(n)
+				}(j.append, p.buf, p.reserved)
 				p.data, p.buf = nil, nil
 			}
 		}
@@ -317,6 +324,8 @@ func (sess *ingestSession) complete(j *persistJob) {
 	if j.headerErr != nil {
 		s.log.Error("putmedia: store header", "stream", sess.stream.Name, "err", j.headerErr)
 		sess.send(errorAck(errArchival, &tc, p.rec.Number, "storing the stream header failed: %v", j.headerErr))
+		s.bufs.put(p.buf)
+		sess.releaseQueued(p.reserved)
 		return
 	}
 	if j.append != nil {
@@ -338,6 +347,7 @@ func (sess *ingestSession) complete(j *persistJob) {
 		// Kept in memory for live readers; the buffer comes back when the
 		// last of them is done with it.
 		f.ref = newFragRef(&s.bufs, p.buf)
+		sess.releaseQueued(p.reserved)
 	}
 	s.hub.publish(sess.stream.ARN, f)
 	if j.retained {
@@ -413,19 +423,21 @@ func (sess *ingestSession) read(body io.Reader) ingestStats {
 	cr := &countingReader{r: body, sess: sess, rate: lim.MaxBytesPerSecond, began: time.Now()}
 	stats := ingestStats{}
 	frag := fragmentState{placed: -1}
-	// Blocks are read straight into the fragment's buffer when they fit in
-	// it and the fragment takes them; a block refused later is cut off again.
-	space := func(n int) []byte {
-		frag.placed = -1
-		l := len(frag.blocks)
-		if !frag.open || frag.skip || n > cap(frag.blocks)-l || int64(l-clusterHeadRoom+n) > lim.MaxFragmentSize {
-			return nil
+	var space func(n int) []byte // below
+	mr := mkv.NewReader(cr, mkv.WithMaxElementSize(lim.MaxFragmentSize+(1<<20)),
+		mkv.WithMaxMetadataSize(maxMetadataElement),
+		mkv.WithBlockSpace(func(n int) []byte { return space(n) }))
+	mem := sess.mem
+	// releaseFrag gives back the buffer of a fragment not handed on.
+	releaseFrag := func() {
+		if frag.blocks != nil {
+			n := int64(cap(frag.blocks))
+			s.bufs.put(frag.blocks)
+			frag.blocks = nil
+			mem.release(n)
 		}
-		frag.placed = l
-		frag.blocks = frag.blocks[:l+n]
-		return frag.blocks[l:]
 	}
-	mr := mkv.NewReader(cr, mkv.WithMaxElementSize(lim.MaxFragmentSize+(1<<20)), mkv.WithBlockSpace(space))
+	defer releaseFrag()
 
 	var (
 		info        []byte
@@ -450,6 +462,64 @@ func (sess *ingestSession) read(body io.Reader) ingestStats {
 		msg := fmt.Sprintf(format, args...)
 		s.log.Warn("putmedia error", "stream", sess.stream.Name, "id", e.ID, "code", e.Code, "msg", msg)
 		sess.send(errorAck(e, tc, frag.number, "%s", msg))
+		releaseFrag() // a refused fragment's blocks are discarded
+	}
+	// growFrag makes room for need bytes in the fragment's buffer (its
+	// clusterHeadRoom included), reserving the new buffer before it is
+	// made; it refuses the fragment if the memory budgets do not allow it.
+	growFrag := func(need int) bool {
+		old := cap(frag.blocks)
+		want := max(need, 2*old, sizeHint+sizeHint/8)
+		want = min(want, clusterHeadRoom+int(lim.MaxFragmentSize))
+		room := int(min(mem.limit-mem.held.Load(), mem.global.limit-mem.global.used.Load()))
+		if want > room && need <= room {
+			want = room // grow less than twofold near a budget
+		}
+		switch mem.reserve(int64(want), sess.done) {
+		case memOK:
+		case memOverSession:
+			fail(errMaxFragmentSize, "fragment of over %d bytes exceeds the memory budget of a PutMedia connection (%d bytes)",
+				need-clusterHeadRoom, mem.limit)
+			return false
+		case memOverServer:
+			fail(errInternalError, "the server's memory for fragments in flight is exhausted; retry later")
+			return false
+		default: // stopped: the read ends
+			frag.skip = true
+			return false
+		}
+		// A kept buffer may be larger than reserved: that memory exists
+		// already (the free list's), and is counted from now on.
+		nb := s.bufs.get(max(len(frag.blocks), clusterHeadRoom), want)
+		mem.force(int64(cap(nb) - want))
+		copy(nb, frag.blocks)
+		if frag.blocks != nil {
+			s.bufs.put(frag.blocks)
+			mem.release(int64(old))
+		}
+		frag.blocks = nb
+		return true
+	}
+	// Blocks are read straight into the fragment's buffer, grown as
+	// needed, if the fragment takes them; a block refused later is cut off
+	// again. Blocks of a refused fragment are discarded unread.
+	skipBlock := []byte{}
+	space = func(n int) []byte {
+		frag.placed = -1
+		if !frag.open || frag.skip {
+			return skipBlock
+		}
+		l := max(len(frag.blocks), clusterHeadRoom)
+		if int64(l-clusterHeadRoom+n) > lim.MaxFragmentSize {
+			fail(errMaxFragmentSize, "fragment larger than %d bytes", lim.MaxFragmentSize)
+			return skipBlock
+		}
+		if n > cap(frag.blocks)-l && !growFrag(l+n) {
+			return skipBlock
+		}
+		frag.placed = l
+		frag.blocks = frag.blocks[:l+n]
+		return frag.blocks[l:]
 	}
 	finish := func() {
 		if !frag.open {
@@ -475,7 +545,10 @@ func (sess *ingestSession) read(body io.Reader) ingestStats {
 		}
 		sess.send(fragmentAck(ackReceived, frag.timecode, frag.number))
 		stats.fragments++
-		sess.persistQ <- &pendingFragment{rec: rec, header: header, data: data, buf: frag.blocks}
+		reserved := int64(cap(frag.blocks))
+		mem.queued.Add(reserved)
+		sess.persistQ <- &pendingFragment{rec: rec, header: header, data: data, buf: frag.blocks, reserved: reserved}
+		frag.blocks = nil // the persister's now
 	}
 
 	for {
@@ -568,12 +641,13 @@ func (sess *ingestSession) read(body io.Reader) ingestStats {
 			}
 			sess.fragOpen.Store(true)
 			fragLimiter.wait(sess.done)
+			releaseFrag()
+			// Each fragment gets its own buffer (the persister and live
+			// readers keep it), made at its first block (growFrag) with
+			// the size of the last fragment, so that it rarely grows.
 			frag = fragmentState{
 				open: true, timecode: ev.Timecode, server: s.cfg.Now(), placed: -1,
 				lastTC: map[uint64]int64{}, lastDelta: map[uint64]int64{},
-				// Each fragment gets its own buffer (the persister and live
-				// readers keep it), sized so that it rarely grows.
-				blocks: s.bufs.get(clusterHeadRoom, sizeHint+sizeHint/8),
 			}
 			frag.number = s.store.NextNumber()
 			if metaProblem == "" && metaTags > maxMetadataTags {
@@ -640,6 +714,10 @@ func (sess *ingestSession) read(body io.Reader) ingestStats {
 			if placed >= 0 {
 				frag.blocks = frag.blocks[:placed+len(ev.Raw)] // already there
 			} else {
+				l := max(len(frag.blocks), clusterHeadRoom)
+				if len(ev.Raw) > cap(frag.blocks)-l && !growFrag(l+len(ev.Raw)) {
+					continue
+				}
 				frag.blocks = append(frag.blocks, ev.Raw...)
 			}
 			frag.nblocks++

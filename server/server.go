@@ -39,6 +39,12 @@ type Limits struct {
 	GetMediaIdleTimeout time.Duration
 	// ExpireInterval is how often fragments past their retention are removed.
 	ExpireInterval time.Duration
+	// SessionMemory bounds the fragment bytes in flight of one PutMedia
+	// connection (default: twice MaxFragmentSize and 4 MiB).
+	SessionMemory int64
+	// MemoryBudget bounds the fragment bytes in flight of all PutMedia
+	// connections together.
+	MemoryBudget int64
 }
 
 // DefaultLimits returns the limits of the real service.
@@ -53,6 +59,8 @@ func DefaultLimits() Limits {
 		MaxFragmentDuration:   20 * time.Second,
 		GetMediaIdleTimeout:   10 * time.Second,
 		ExpireInterval:        time.Minute,
+		SessionMemory:         2*(50<<20) + 4<<20,
+		MemoryBudget:          512 << 20,
 	}
 }
 
@@ -84,6 +92,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.ExpireInterval == 0 {
 		l.ExpireInterval = d.ExpireInterval
+	}
+	if l.SessionMemory <= 0 {
+		l.SessionMemory = 2*l.MaxFragmentSize + 4<<20
+	}
+	if l.MemoryBudget <= 0 {
+		l.MemoryBudget = d.MemoryBudget
 	}
 	return l
 }
@@ -125,6 +139,7 @@ type Server struct {
 	mux    *http.ServeMux
 	hub    *hub
 	bufs   fragBufs // buffers of stored fragments, for the next ones
+	mem    *memBudget
 
 	ctx    context.Context // canceled by Close: sessions wind down
 	cancel context.CancelFunc
@@ -197,6 +212,7 @@ func New(cfg Config) (*Server, error) {
 		hub:      newHub(),
 		sessions: make(map[string][]*ingestSession),
 	}
+	s.mem = newMemBudget(s.limits.MemoryBudget)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.routes()
 	// AWS STS GetSessionToken (form-encoded POST /) beside the KVS APIs.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -80,7 +81,13 @@ must make progress every --body-timeout (PutMedia: --idle-timeout), idle
 keep-alive connections close after --keepalive-timeout, and a request refused
 as unauthenticated closes its connection. A stream takes up to 5 PutMedia
 connections, the newest accepted; older ones end after their fragment in
-flight.`,
+flight.
+
+Memory: fragments in flight (being received, or waiting for the disk) take at
+most --session-memory per PutMedia connection and --memory-budget in all; a
+fragment over a connection's budget gets ERROR 4001, one that finds the
+server's budget exhausted ERROR 5000 (retriable), and the server stays up.
+Unless GOMEMLIMIT is set, the Go heap is kept near --memory-budget + 64 MiB.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(cmd)
@@ -105,6 +112,8 @@ flight.`,
 	f.DurationVar(&o.limits.IdleTimeout, "idle-timeout", o.limits.IdleTimeout, "end a PutMedia request after this long without data")
 	f.DurationVar(&o.limits.GetMediaIdleTimeout, "getmedia-idle-timeout", o.limits.GetMediaIdleTimeout, "end a GetMedia response after this long without a new fragment")
 	f.DurationVar(&o.limits.ExpireInterval, "expire-interval", o.limits.ExpireInterval, "how often fragments past retention are removed")
+	f.Int64Var(&o.limits.SessionMemory, "session-memory", o.limits.SessionMemory, "bytes of fragments in flight one PutMedia connection may hold (a fragment may reach about half)")
+	f.Int64Var(&o.limits.MemoryBudget, "memory-budget", o.limits.MemoryBudget, "bytes of fragments in flight all PutMedia connections together may hold")
 	f.IntVar(&o.conns.MaxConns, "max-conns", o.conns.MaxConns, "most connections open at once; more are closed when accepted")
 	f.IntVar(&o.conns.MaxConnsPerAddr, "max-conns-per-addr", o.conns.MaxConnsPerAddr, "most connections open at once from one client IP address")
 	f.DurationVar(&o.conns.HeaderTimeout, "header-timeout", o.conns.HeaderTimeout, "time a client has to send a request's headers")
@@ -144,6 +153,11 @@ func loadCredentials(o serveOptions, out *os.File) (map[string]string, string, e
 	return keys, path, nil
 }
 
+// memoryOverhead is the memory of kvs serve besides fragments in flight,
+// for the Go memory limit: the runtime, buffers kept for reuse (32 MiB),
+// connections.
+const memoryOverhead = 64 << 20
+
 func runServe(ctx context.Context, cmd *cobra.Command, o serveOptions, log *slog.Logger) error {
 	out := os.Stdout
 	if err := server.PrepareDataDir(o.dataDir, log); err != nil {
@@ -160,6 +174,14 @@ func runServe(ctx context.Context, cmd *cobra.Command, o serveOptions, log *slog
 		log.Warn("--max-conns lowered to fit the open-file limit (raise it with ulimit -n)",
 			"max_conns", o.conns.MaxConns, "now", fit)
 		o.conns.MaxConns = fit
+	}
+	if o.limits.SessionMemory <= 0 || o.limits.MemoryBudget <= 0 {
+		return errors.New("--session-memory and --memory-budget must be positive")
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Garbage (buffers outgrown by a fragment) is collected before the
+		// heap passes the budget by much.
+		debug.SetMemoryLimit(o.limits.MemoryBudget + memoryOverhead)
 	}
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
