@@ -236,3 +236,63 @@ func TestServeConnectionFlood(t *testing.T) {
 		t.Errorf("the server ran out of descriptors:\n%s", p.Stderr())
 	}
 }
+
+// TestPutMediaSecondConnectionOnBusyStream: as the official producers do
+// when they rotate a connection, a second PutMedia is opened on a stream
+// while the first is still sending. The second is accepted; the first ends
+// after its fragment in flight; the fragments of both are persisted, none
+// refused with a timecode error.
+func TestPutMediaSecondConnectionOnBusyStream(t *testing.T) {
+	dir := t.TempDir()
+	clip := makeClip(t, dir, 6)
+	p := startServe(t, filepath.Join(dir, "data"))
+	createStream(t, p, "rotate", 1)
+	start := time.Now().Add(-time.Hour)
+	startArg := func(d time.Duration) string {
+		return fmt.Sprintf("%.3f", float64(start.Add(d).UnixMilli())/1000)
+	}
+	// The first connection sends slowly, as a live camera does.
+	first := p.pythonStream(t, "putmedia.py", p.URL, p.Region, "rotate", clip,
+		"--start", startArg(0), "--chunk", "4096", "--delay", "0.1")
+	var firstOut []string
+	for l := range first.Lines {
+		firstOut = append(firstOut, l)
+		if strings.Contains(l, `"PERSISTED"`) {
+			break
+		}
+	}
+	second, err := p.python(t, "putmedia.py", p.URL, p.Region, "rotate", clip, "--start", startArg(time.Minute))
+	if err != nil {
+		t.Fatalf("second connection: %v\n%s", err, second)
+	}
+	for l := range first.Lines {
+		firstOut = append(firstOut, l)
+	}
+	if err := first.Wait(); err != nil {
+		t.Fatalf("first connection: %v\n%s", err, strings.Join(firstOut, "\n"))
+	}
+	s1, a1 := parseAcks(t, strings.Join(firstOut, "\n"))
+	s2, a2 := parseAcks(t, second)
+	if !strings.HasPrefix(s1, "HTTP/1.1 200") || !strings.HasPrefix(s2, "HTTP/1.1 200") {
+		t.Fatalf("statuses %q and %q, want both 200", s1, s2)
+	}
+	if e := countEvents(a1, "ERROR") + countEvents(a2, "ERROR"); e != 0 {
+		t.Fatalf("%d ERROR acks:\nfirst:\n%s\nsecond:\n%s", e, strings.Join(firstOut, "\n"), second)
+	}
+	p1, p2 := countEvents(a1, "PERSISTED"), countEvents(a2, "PERSISTED")
+	if p1 == 0 || p2 == 0 || p2 != countEvents(a2, "BUFFERING") {
+		t.Fatalf("persisted %d on the first connection and %d on the second (of %d):\n%s", p1, p2, countEvents(a2, "BUFFERING"), second)
+	}
+	if p1 >= p2 {
+		t.Fatalf("the first connection sent its whole clip (%d fragments): it did not overlap the second", p1)
+	}
+	out, errOut, err := p.aws(t, "kinesis-video-archived-media", "list-fragments", "--stream-name", "rotate",
+		"--query", "length(Fragments)")
+	if err != nil {
+		t.Fatalf("list-fragments: %v %s", err, errOut)
+	}
+	if got := strings.TrimSpace(out); got != strconv.Itoa(p1+p2) {
+		t.Fatalf("%s fragments stored, want %d + %d", got, p1, p2)
+	}
+	t.Logf("first connection: %d fragments persisted before it ended; second: %d", p1, p2)
+}
