@@ -78,6 +78,31 @@ func FuzzReader(f *testing.F) {
 				t.Fatalf("event %d differs with block space", i)
 			}
 		}
+		// Blocks skipped (those whose size is a multiple of 3): on valid
+		// input, the same events without them.
+		skipped, skipErr := readEvents(data, WithMaxElementSize(1<<20), WithMaxMetadataSize(1<<20), WithBlockSpace(func(n int) []byte {
+			if n%3 == 0 {
+				return []byte{}
+			}
+			return make([]byte, n)
+		}))
+		if wantErr != nil {
+			return
+		}
+		var kept []Event
+		for _, ev := range want {
+			if ev.Type != EventBlock || len(ev.Raw)%3 != 0 {
+				kept = append(kept, ev)
+			}
+		}
+		if skipErr != nil || len(skipped) != len(kept) {
+			t.Fatalf("skipping blocks: %d events, %v; want %d", len(skipped), skipErr, len(kept))
+		}
+		for i := range kept {
+			if skipped[i].Type != kept[i].Type || skipped[i].Offset != kept[i].Offset {
+				t.Fatalf("event %d differs with blocks skipped", i)
+			}
+		}
 	})
 }
 
