@@ -181,6 +181,9 @@ func (sess *ingestSession) writeAcks(w io.Writer) {
 		if writeFailed {
 			return
 		}
+		// A producer that reads no ACKs for the idle timeout ends the
+		// session, instead of holding it (and its memory) forever.
+		_ = sess.rc.SetWriteDeadline(time.Now().Add(lim.IdleTimeout))
 		if _, err := w.Write(a.line()); err != nil {
 			writeFailed = true
 			sess.stop()

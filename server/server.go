@@ -412,6 +412,9 @@ func (s *Server) endConnection(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		panic(http.ErrAbortHandler)
 	}
+	// Hijack clears the deadlines: a client that reads nothing must not
+	// hold this handler.
+	_ = conn.SetWriteDeadline(time.Now().Add(endWriteTimeout))
 	if r.ProtoAtLeast(1, 1) {
 		// The last chunk of the response: the client sees it end whole.
 		_, _ = bw.WriteString("0\r\n\r\n")
@@ -430,10 +433,12 @@ func (s *Server) endConnection(w http.ResponseWriter, r *http.Request) {
 }
 
 // lingerTime and lingerBytes bound what endConnection reads of an abandoned
-// body before closing the connection.
+// body before closing the connection; endWriteTimeout bounds its write of
+// the response's end.
 const (
-	lingerTime  = 500 * time.Millisecond
-	lingerBytes = 1 << 20
+	lingerTime      = 500 * time.Millisecond
+	lingerBytes     = 1 << 20
+	endWriteTimeout = 2 * time.Second
 )
 
 // closeUnread marks a response after which the connection closes: one to a
