@@ -141,3 +141,39 @@ func TestPutMediaNewerConnectionEndsIdleOlder(t *testing.T) {
 		t.Fatalf("newer connection persisted %v", got)
 	}
 }
+
+// TestClaimSessionCap: a stream takes 5 PutMedia sessions at once; each new
+// one retires the older ones, and a sixth is refused.
+func TestClaimSessionCap(t *testing.T) {
+	s := &Server{sessions: map[string][]*ingestSession{}}
+	var all []*ingestSession
+	for i := 0; i < maxPutMediaConnections+1; i++ {
+		sess := &ingestSession{retired: make(chan struct{}), done: make(chan struct{})}
+		sess.fragOpen.Store(true) // each in a fragment: retired, not stopped
+		if ok := s.claimSession("arn", sess); ok != (i < maxPutMediaConnections) {
+			t.Fatalf("session %d: claimed %v", i+1, ok)
+		}
+		if i < maxPutMediaConnections {
+			if len(sess.older) != i {
+				t.Fatalf("session %d waits for %d older ones, want %d", i+1, len(sess.older), i)
+			}
+			all = append(all, sess)
+		}
+	}
+	for i, sess := range all {
+		select {
+		case <-sess.retired:
+			if i == len(all)-1 {
+				t.Fatal("the newest session was retired")
+			}
+		default:
+			if i < len(all)-1 {
+				t.Fatalf("session %d not retired by newer ones", i+1)
+			}
+		}
+	}
+	s.releaseSession("arn", all[0])
+	if len(s.sessions["arn"]) != maxPutMediaConnections-1 {
+		t.Fatalf("%d sessions after one ended", len(s.sessions["arn"]))
+	}
+}
