@@ -5,10 +5,19 @@
 // A Fragmenter decides where fragments begin and end and keeps every
 // fragment acceptable to the service:
 //
-//   - With a video track and key-frame fragmentation (the default) the first
-//     fragment starts at the first video key frame; frames before it, of any
-//     track, are dropped and counted. A new fragment starts at the first video
-//     key frame at or after Start + target duration (default 2 s). Without a
+//   - With a video track and key-frame fragmentation (the default) video
+//     frames before the first video key frame are dropped and counted
+//     (Stats.DroppedVideoBeforeKey): they cannot be decoded without it.
+//     Frames of other tracks (audio frames are all key frames) wait for it
+//     and open the first fragment, with the video key frame right behind
+//     them: the fragment starts at the earliest of them, so the AAC priming
+//     frame of an MP4 file and the audio of a stream that starts between key
+//     frames are kept. Such a lead-in reaches back at most half the maximum
+//     duration (and half the int16 block-timecode range) from the key frame;
+//     older frames, and frames still waiting at a Flush, are dropped and
+//     counted in Stats.DroppedBeforeKey. The same holds after a Flush. A new
+//     fragment starts at the first video key frame at or after Start +
+//     target duration (default 2 s). Without a
 //     video track, or with key-frame fragmentation off, a fragment is cut at
 //     the first frame of any track at or after Start + target duration. A
 //     frame less than half a timecode unit short of that counts as at it.

@@ -15,7 +15,9 @@ type Fragment struct {
 	Start time.Duration
 	// Frames are in decoding order per track. With a video track and
 	// key-frame fragmentation the first frame is a key frame of the video
-	// track, unless the fragment follows a forced cut. The Fragment owns the
+	// track, unless the fragment follows a forced cut or is the first one
+	// after a wait for a key frame: there frames of other tracks may lead
+	// in, with the video key frame right behind them. The Fragment owns the
 	// slice; Frame.Data is the caller's, never copied.
 	Frames []media.Frame
 	// Duration runs from Start to the end of the latest frame (PTS plus the

@@ -30,8 +30,13 @@ type Stats struct {
 	// Repaired counts frames whose PTS or DTS was adjusted (each frame once).
 	Repaired uint64
 	// DroppedBeforeKey counts frames dropped while waiting for a video key
-	// frame: before the first one, and after a Flush before the next one.
-	DroppedBeforeKey uint64
+	// frame (before the first one, and after a Flush before the next one);
+	// DroppedVideoBeforeKey counts the video frames among them, which cannot
+	// be decoded without it. Frames of other tracks wait for the key frame
+	// and open its fragment; they are dropped only when they lie more than
+	// the lead-in limit before it or when no key frame comes before a Flush.
+	DroppedBeforeKey      uint64
+	DroppedVideoBeforeKey uint64
 	// ForcedCuts counts fragments cut without a key frame because of the
 	// maximum duration or the int16 block-timecode range, and fragments
 	// opened after a Cut by a frame that is not a video key frame.
@@ -48,8 +53,9 @@ type trackState struct {
 
 // frameMeta is what the Fragmenter keeps beside each frame of the open fragment.
 type frameMeta struct {
-	end time.Duration // PTS + estimated duration
-	idx int           // track index
+	end      time.Duration // PTS + estimated duration
+	idx      int           // track index
+	repaired bool          // lead-in frames only: timestamps repaired by Push, not yet counted
 }
 
 // Fragmenter groups frames into fragments. It is not safe for concurrent use.
@@ -63,10 +69,16 @@ type Fragmenter struct {
 	ntracks int
 	video   int // index of the track whose key frames start fragments; -1 without video
 
-	waitKey bool // dropping frames until a video key frame
+	waitKey bool // dropping video frames until a video key frame
 	// cont: the open fragment was cut by Cut, and the next frame opens the
 	// next one whatever it is.
 	cont bool
+
+	// Frames of other tracks waiting for the video key frame (lead-in),
+	// in the order pushed, and their metadata.
+	lead     []media.Frame
+	leadMeta []frameMeta
+	leadMax  time.Duration // how far before the key frame a lead-in frame may lie
 
 	// The open fragment.
 	frames   []media.Frame
@@ -131,6 +143,7 @@ func New(tracks []media.Track, opts ...Option) (*Fragmenter, error) {
 		return nil, fmt.Errorf("%w: target duration %v exceeds max duration %v", ErrInvalidOption, f.target, f.maxDur)
 	}
 	f.gapLimit = min(max(f.target, time.Second), f.maxDur-f.unit)
+	f.leadMax = min(f.maxDur/2, (math.MaxInt16/2)*f.unit)
 	f.waitKey = f.keyFrames && f.video >= 0
 	return f, nil
 }
@@ -150,8 +163,9 @@ func (f *Fragmenter) Push(fr media.Frame) (*Fragment, error) {
 		return nil, fmt.Errorf("push frame of track %d (pts %v, dts %v): %w", fr.Track, fr.PTS, fr.DTS, ErrInvalidTimestamp)
 	}
 	videoKey := idx == f.video && fr.Key
-	if f.waitKey && !videoKey {
+	if f.waitKey && idx == f.video && !fr.Key {
 		f.stats.DroppedBeforeKey++
+		f.stats.DroppedVideoBeforeKey++
 		return nil, nil
 	}
 	ts := &f.tracks[idx]
@@ -193,14 +207,22 @@ func (f *Fragmenter) Push(fr media.Frame) (*Fragment, error) {
 	est := ts.est
 
 	var out *Fragment
-	if len(f.frames) == 0 {
+	held := false
+	switch {
+	case f.waitKey && !videoKey:
+		held = true
+		f.holdLead(fr, idx, est, fr.PTS != inPTS || fr.DTS != inDTS)
+	case f.waitKey:
+		f.openWithLead(&fr, idx, est)
+		f.waitKey, f.cont = false, false
+	case len(f.frames) == 0:
 		if f.cont && !videoKey && f.video >= 0 && f.keyFrames {
 			f.stats.ForcedCuts++
 			f.log.Debug("fragment continues the previous one without a key frame", "seq", f.seq, "track", fr.Track)
 		}
 		f.open(&fr, idx, est)
 		f.waitKey, f.cont = false, false
-	} else {
+	default:
 		startT := time.Duration(f.start) * f.unit
 		rel := f.unitOf(fr.PTS) - f.start
 		end := fr.PTS + est
@@ -232,7 +254,10 @@ func (f *Fragmenter) Push(fr media.Frame) (*Fragment, error) {
 	}
 	ts.lastDTS, ts.seen = fr.DTS, true
 	if fr.PTS != inPTS || fr.DTS != inDTS {
-		f.stats.Repaired++
+		if !held {
+			// A held frame is counted when it leaves in a fragment.
+			f.stats.Repaired++
+		}
 		if f.log.Enabled(context.Background(), slog.LevelDebug) {
 			f.log.Debug("frame timestamps repaired", "track", fr.Track,
 				"pts", inPTS, "dts", inDTS, "new_pts", fr.PTS, "new_dts", fr.DTS)
@@ -246,6 +271,7 @@ func (f *Fragmenter) Push(fr media.Frame) (*Fragment, error) {
 // key-frame fragmentation the next fragment again waits for a video key
 // frame.
 func (f *Fragmenter) Flush() *Fragment {
+	f.dropLead()
 	if len(f.frames) == 0 {
 		return nil
 	}
@@ -327,6 +353,122 @@ func (f *Fragmenter) open(fr *media.Frame, idx int, est time.Duration) {
 	end := fr.PTS + est
 	f.meta = append(f.meta[:0], frameMeta{end: end, idx: idx})
 	f.start, f.firstIdx, f.maxEnd = s, idx, end
+}
+
+// holdLead keeps a frame of a track other than the video track while the
+// video key frame is awaited, dropping held frames that are now more than
+// leadMax older than it.
+func (f *Fragmenter) holdLead(fr media.Frame, idx int, est time.Duration, repaired bool) {
+	f.lead = append(f.lead, fr)
+	f.leadMeta = append(f.leadMeta, frameMeta{end: fr.PTS + est, idx: idx, repaired: repaired})
+	n := 0
+	for n < len(f.lead) && f.lead[n].PTS < fr.PTS-f.leadMax {
+		n++
+	}
+	if n > 0 {
+		f.stats.DroppedBeforeKey += uint64(n)
+		clear(f.lead[:n])
+		f.lead = f.lead[n:]
+		f.leadMeta = f.leadMeta[n:]
+	}
+}
+
+// dropLead drops the held lead-in frames (no key frame came for them).
+func (f *Fragmenter) dropLead() {
+	if len(f.lead) == 0 {
+		return
+	}
+	f.stats.DroppedBeforeKey += uint64(len(f.lead))
+	clear(f.lead)
+	f.lead, f.leadMeta = f.lead[:0], f.leadMeta[:0]
+}
+
+// openWithLead opens a fragment at the video key frame key, preceded by the
+// held lead-in frames that lie before it (at most leadMax before it) and
+// followed by those that do not (at most leadMax/2 after it). The fragment
+// starts at its first frame, moved forward to keep the start after the
+// previous fragment and not negative; any frame before the start is moved to
+// it, and a lead-in frame that then does not follow its track's previous one
+// is moved one unit after it, so timecodes stay in order per track. Should
+// the lead-in break the fragment's duration or timecode limits (only with
+// unusual frame durations), it is dropped and the key frame opens the
+// fragment alone.
+func (f *Fragmenter) openWithLead(key *media.Frame, idx int, est time.Duration) {
+	lead, leadMeta := f.lead, f.leadMeta
+	f.lead, f.leadMeta = f.lead[:0], f.leadMeta[:0]
+	defer clear(lead)
+	if len(lead) == 0 {
+		f.open(key, idx, est)
+		return
+	}
+	frames := make([]media.Frame, 0, max(f.capHint(), len(lead)+1))
+	meta := make([]frameMeta, 0, cap(frames))
+	for i := range lead {
+		if fr := lead[i]; fr.PTS >= key.PTS-f.leadMax && fr.PTS < key.PTS {
+			frames = append(frames, fr)
+			meta = append(meta, leadMeta[i])
+		}
+	}
+	kpos := len(frames)
+	frames = append(frames, *key)
+	meta = append(meta, frameMeta{end: key.PTS + est, idx: idx})
+	for i := range lead {
+		if fr := lead[i]; fr.PTS >= key.PTS && fr.PTS-key.PTS <= f.leadMax/2 {
+			frames = append(frames, fr)
+			meta = append(meta, leadMeta[i])
+		}
+	}
+
+	s := f.unitOf(frames[0].PTS)
+	if f.emitted {
+		s = max(s, f.prevMaxUnit+1)
+	}
+	s = max(s, 0)
+	var prevDTS [maxTracks]time.Duration
+	var seen [maxTracks]bool
+	var moved []bool
+	maxEnd := time.Duration(math.MinInt64)
+	ok := true
+	for i := range frames {
+		fr, m := &frames[i], &meta[i]
+		est := m.end - fr.PTS
+		in := *fr
+		if f.unitOf(fr.PTS) < s {
+			f.shiftTo(fr, s)
+		}
+		if seen[m.idx] && fr.DTS <= prevDTS[m.idx] {
+			d := prevDTS[m.idx] + f.unit - fr.DTS
+			fr.DTS += d
+			fr.PTS += d
+		}
+		prevDTS[m.idx], seen[m.idx] = fr.DTS, true
+		m.end = fr.PTS + est
+		maxEnd = max(maxEnd, m.end)
+		moved = append(moved, fr.PTS != in.PTS || fr.DTS != in.DTS)
+		if f.unitOf(fr.PTS)-s > math.MaxInt16 {
+			ok = false
+		}
+	}
+	if !ok || maxEnd-time.Duration(s)*f.unit > f.maxDur {
+		f.stats.DroppedBeforeKey += uint64(len(lead))
+		f.open(key, idx, est)
+		return
+	}
+	f.stats.DroppedBeforeKey += uint64(len(lead) + 1 - len(frames))
+	for i := range frames {
+		// The key frame is counted by Push.
+		if i != kpos && (moved[i] || meta[i].repaired) {
+			f.stats.Repaired++
+		}
+	}
+	for t := range f.ntracks {
+		if seen[t] && t != idx && prevDTS[t] > f.tracks[t].lastDTS {
+			f.tracks[t].lastDTS = prevDTS[t]
+		}
+	}
+	*key = frames[kpos]
+	f.frames, f.meta = frames, meta
+	f.start, f.firstIdx, f.maxEnd = s, meta[0].idx, maxEnd
 }
 
 // cut closes the open fragment before fr, which starts the next one, and

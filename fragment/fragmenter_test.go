@@ -198,12 +198,13 @@ func tableCases() []tableCase {
 				return scenario{params: va, frames: tag(fr)}
 			},
 			starts: ms(0, 2000, 4000, 6000, 8000),
-			// Audio frames 0-4 (up to 85.3 ms) arrive before the first key frame.
-			dropped: 5,
+			// Audio frames 0-4 (up to 85.3 ms) arrive before the first key
+			// frame: they wait for it and follow it.
+			dropped: 0,
 			extra: func(t *testing.T, _ scenario, res result) {
 				// Audio at or after each key frame arrived before it: it must
 				// follow the key frame in the new fragment, timestamps intact.
-				for _, f := range res.frags[1:] {
+				for _, f := range res.frags {
 					if len(f.Frames) < 2 || f.Frames[1].Track != aTrack || f.Frames[1].PTS < f.Start {
 						t.Errorf("fragment %d: audio that arrived before the key frame was not moved after it", f.Seq)
 					}
@@ -254,9 +255,21 @@ func tableCases() []tableCase {
 				return scenario{params: va, frames: av(videoFrames(180, gop(30, 15)), 6*time.Second)}
 			},
 			// Video frames 0-14 and audio frames 0-23 (up to 490.7 ms) precede
-			// the key frame at 500 ms.
-			starts:  ms(500, 2500, 4500),
-			dropped: 15 + 24,
+			// the key frame at 500 ms: the video frames are dropped, the audio
+			// frames open the first fragment with the key frame right behind.
+			starts:  ms(0, 2500, 4500),
+			dropped: 15,
+			extra: func(t *testing.T, _ scenario, res result) {
+				f := res.frags[0]
+				for i, fr := range f.Frames[:25] {
+					if want := i < 24; (fr.Track == aTrack) != want || (i == 24 && !(fr.Track == vTrack && fr.Key)) {
+						t.Fatalf("fragment 0 frame %d: track %d key %v; want 24 audio frames, then the key frame", i, fr.Track, fr.Key)
+					}
+				}
+				if res.stats.DroppedVideoBeforeKey != 15 || res.stats.Repaired != 0 {
+					t.Errorf("stats %+v: want 15 video frames dropped, nothing repaired", res.stats)
+				}
+			},
 		},
 		{
 			name: "key-frame fragmentation off",
@@ -277,10 +290,11 @@ func tableCases() []tableCase {
 				fr = slices.Insert(fr, 10, bad)
 				return scenario{params: va, frames: tag(fr), flushAfter: []int{nth(fr, vTrack, 35)}}
 			},
-			// After the flush at 1.167 s: video 36-59 and audio 55-93 wait for
-			// the key frame at 2 s.
-			starts:  ms(0, 2000, 4000),
-			dropped: 24 + 39,
+			// After the flush at 1.167 s: video 36-59 are dropped and audio
+			// 55-93 (from 1.173 s) wait for the key frame at 2 s and lead its
+			// fragment in; the next key frame at or after 3.173 s is at 4 s.
+			starts:  ms(0, 1173, 4000),
+			dropped: 24,
 			extra: func(t *testing.T, _ scenario, res result) {
 				if d := res.frags[0].Duration; d < 1166*time.Millisecond || d > 1200*time.Millisecond {
 					t.Errorf("flushed fragment lasts %v, want about 1.2 s", d)

@@ -207,19 +207,20 @@ func drive(t failer, sc scenario) result {
 	}
 	accepted := 0
 	for i, in := range sc.frames {
-		before := fr.Stats().DroppedBeforeKey
 		out, err := fr.Push(in)
 		res.errs[i] = err
 		if err != nil && out != nil {
 			t.Fatalf("frame %d: Push returned a fragment and an error", i)
 		}
-		if err == nil && fr.Stats().DroppedBeforeKey == before {
+		if err == nil {
 			accepted++
 		}
 		collect(out)
+		// Frames of other tracks held for the video key frame are neither
+		// pending nor dropped yet.
 		n, span := fr.Pending()
-		if n != accepted-emitted {
-			t.Fatalf("frame %d: Pending frames %d, want %d accepted - %d emitted", i, n, accepted, emitted)
+		if dropped := int(fr.Stats().DroppedBeforeKey); n+emitted+dropped > accepted {
+			t.Fatalf("frame %d: Pending frames %d + %d emitted + %d dropped > %d accepted", i, n, emitted, dropped, accepted)
 		}
 		if span < 0 || span > sc.maxDur || (n == 0 && span != 0) {
 			t.Fatalf("frame %d: Pending span %v out of [0, %v]", i, span, sc.maxDur)
@@ -229,9 +230,15 @@ func drive(t failer, sc scenario) result {
 			if n, _ := fr.Pending(); n != 0 {
 				t.Fatalf("frame %d: %d frames pending after Flush", i, n)
 			}
+			if dropped := int(fr.Stats().DroppedBeforeKey); emitted+dropped != accepted {
+				t.Fatalf("frame %d: after Flush %d emitted + %d dropped != %d accepted", i, emitted, dropped, accepted)
+			}
 		}
 	}
 	collect(fr.Flush())
+	if dropped := int(fr.Stats().DroppedBeforeKey); emitted+dropped != accepted {
+		t.Fatalf("at the end %d emitted + %d dropped != %d accepted", emitted, dropped, accepted)
+	}
 	if fr.Flush() != nil {
 		t.Fatalf("second Flush returned a fragment")
 	}
@@ -269,9 +276,14 @@ func check(t failer, sc scenario, res result) {
 	for _, i := range sc.flushAfter {
 		flush[i] = true
 	}
+	// While a video key frame is awaited, video frames are dropped and
+	// frames of other tracks are held: each held frame either comes out
+	// (ahead of or right behind the key frame, in its track's order) or is
+	// dropped and counted.
 	want := map[uint64][]int{}
+	optional := map[int]bool{}
 	waiting := keyMode
-	var dropped uint64
+	var dropped, droppedVideo uint64
 	for i, in := range sc.frames {
 		switch {
 		case !known[in.Track]:
@@ -280,8 +292,12 @@ func check(t failer, sc scenario, res result) {
 			}
 		case res.errs[i] != nil:
 			t.Fatalf("frame %d: unexpected error %v", i, res.errs[i])
-		case waiting && !(in.Track == vNum && in.Key):
+		case waiting && in.Track == vNum && !in.Key:
 			dropped++
+			droppedVideo++
+		case waiting && in.Track != vNum:
+			optional[i] = true
+			want[in.Track] = append(want[in.Track], i)
 		default:
 			waiting = false
 			want[in.Track] = append(want[in.Track], i)
@@ -289,6 +305,30 @@ func check(t failer, sc scenario, res result) {
 		if flush[i] && keyMode {
 			waiting = true
 		}
+	}
+	if res.stats.DroppedVideoBeforeKey != droppedVideo {
+		t.Fatalf("DroppedVideoBeforeKey = %d, want %d", res.stats.DroppedVideoBeforeKey, droppedVideo)
+	}
+	emittedIDs := map[int]bool{}
+	for _, f := range res.frags {
+		for _, fr := range f.Frames {
+			if len(fr.Data) > 0 {
+				if id, ok := index[&fr.Data[0]]; ok {
+					emittedIDs[id] = true
+				}
+			}
+		}
+	}
+	for tr, ids := range want {
+		kept := ids[:0:0]
+		for _, id := range ids {
+			if optional[id] && !emittedIDs[id] {
+				dropped++
+				continue
+			}
+			kept = append(kept, id)
+		}
+		want[tr] = kept
 	}
 	if res.stats.DroppedBeforeKey != dropped {
 		t.Fatalf("DroppedBeforeKey = %d, want %d", res.stats.DroppedBeforeKey, dropped)
@@ -324,8 +364,20 @@ func check(t failer, sc scenario, res result) {
 					n, u(first.PTS), prevMaxUnit)
 			}
 		}
-		if keyMode && !(first.Track == vNum && first.Key) {
-			notKeyStart++
+		// A fragment opened at a key frame may begin with frames of other
+		// tracks (its lead-in), with the key frame right behind them.
+		leadKey := -1
+		if keyMode {
+			v := slices.IndexFunc(f.Frames, func(fr media.Frame) bool { return fr.Track == vNum })
+			lead := v >= 0 && f.Frames[v].Key
+			for _, fr := range f.Frames[:max(v, 0)] {
+				lead = lead && len(fr.Data) > 0 && optional[index[&fr.Data[0]]]
+			}
+			if lead {
+				leadKey = v
+			} else {
+				notKeyStart++
+			}
 		}
 		maxUnit := int64(math.MinInt64)
 		var maxPTS time.Duration = math.MinInt64
@@ -341,7 +393,7 @@ func check(t failer, sc scenario, res result) {
 			maxUnit = max(maxUnit, u(fr.PTS))
 			maxPTS = max(maxPTS, fr.PTS)
 			size += len(fr.Data)
-			if i > 0 {
+			if i > 0 && i != leadKey {
 				cuttable := !keyMode || (fr.Track == vNum && fr.Key)
 				if cuttable && fr.PTS >= f.Start+sc.target {
 					t.Fatalf("fragment %d frame %d (track %d key %v) at %v should have started a fragment (Start %v, target %v)",

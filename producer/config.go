@@ -247,9 +247,13 @@ type Stats struct {
 	Frames uint64
 	// FramesSkipped counts accepted frames the fragmenter dropped while
 	// waiting for a video key frame (before the first one, and after an
-	// idle flush); FramesRepaired those whose timestamps it adjusted.
-	FramesSkipped  uint64
-	FramesRepaired uint64
+	// idle flush); FramesSkippedVideo the video frames among them (the
+	// others are frames of other tracks too far ahead of the key frame, or
+	// with no key frame after them); FramesRepaired those whose timestamps
+	// it adjusted.
+	FramesSkipped      uint64
+	FramesSkippedVideo uint64
+	FramesRepaired     uint64
 	// Fragments closed and buffered.
 	Fragments uint64
 	// FragmentsSent counts fragment transmissions, duplicates included.

@@ -430,12 +430,19 @@ func wantFrames(t *testing.T, start time.Time, written []media.Frame, got []read
 	return dups
 }
 
-// fromFirstKeyFrame returns the frames from the first video key frame on:
-// the fragmenter drops those before it, as a fragment must start with one.
-func fromFirstKeyFrame(frames []media.Frame) []media.Frame {
+// keptFrames returns the frames the fragmenter keeps: all but the video
+// frames before the first video key frame (frames of other tracks ahead of
+// it lead the first fragment in).
+func keptFrames(frames []media.Frame) []media.Frame {
 	for i, f := range frames {
 		if f.Track == 1 && f.Key {
-			return frames[i:]
+			var kept []media.Frame
+			for _, g := range frames[:i] {
+				if g.Track != 1 {
+					kept = append(kept, g)
+				}
+			}
+			return append(kept, frames[i:]...)
 		}
 	}
 	return nil

@@ -217,7 +217,7 @@ func (p *Producer) Stats() Stats {
 	p.mu.Lock()
 	s := p.stats
 	fs := p.frag.Stats()
-	s.FramesSkipped, s.FramesRepaired = fs.DroppedBeforeKey, fs.Repaired
+	s.FramesSkipped, s.FramesSkippedVideo, s.FramesRepaired = fs.DroppedBeforeKey, fs.DroppedVideoBeforeKey, fs.Repaired
 	s.BufferFragments = len(p.buf)
 	s.BufferBytes = p.bufBytes
 	s.BufferDuration = p.bufDur

@@ -50,8 +50,8 @@ func TestRoundTripClip(t *testing.T) {
 	if st.Frames != uint64(len(frames)) {
 		t.Errorf("Stats.Frames = %d, want %d", st.Frames, len(frames))
 	}
-	if want := len(frames) - len(fromFirstKeyFrame(frames)); st.FramesSkipped != uint64(want) {
-		t.Errorf("Stats.FramesSkipped = %d, want the %d frames before the first key frame", st.FramesSkipped, want)
+	if want := len(frames) - len(keptFrames(frames)); st.FramesSkipped != uint64(want) {
+		t.Errorf("Stats.FramesSkipped = %d, want the %d video frames before the first key frame", st.FramesSkipped, want)
 	}
 	if st.Fragments < 3 || st.Persisted != st.Fragments || st.Duplicates != 0 || st.Dropped != 0 || st.Failed != 0 {
 		t.Errorf("stats %+v: want every fragment persisted once", st)
@@ -78,7 +78,7 @@ func TestRoundTripClip(t *testing.T) {
 	}
 
 	got, prodTS := ep.readBack(t, "roundtrip")
-	kept := fromFirstKeyFrame(frames)
+	kept := keptFrames(frames)
 	if dups := wantFrames(t, cfg.StartTime, kept, got); dups != 0 {
 		t.Errorf("%d duplicate frames in the archive", dups)
 	}

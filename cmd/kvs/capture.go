@@ -347,6 +347,7 @@ type metric struct {
 
 var captureMetrics = []metric{
 	{"kvs_frames_total", "Frames accepted from the source.", "counter", func(_ *camera, st producer.Stats) float64 { return float64(st.Frames) }},
+	{"kvs_frames_skipped_total", "Frames dropped while waiting for a video key frame (video frames before it; audio too far ahead of it).", "counter", func(_ *camera, st producer.Stats) float64 { return float64(st.FramesSkipped) }},
 	{"kvs_fragments_total", "Fragments closed and buffered.", "counter", func(_ *camera, st producer.Stats) float64 { return float64(st.Fragments) }},
 	{"kvs_fragments_persisted_total", "Fragments acknowledged PERSISTED.", "counter", func(_ *camera, st producer.Stats) float64 { return float64(st.Persisted) }},
 	{"kvs_fragments_failed_total", "Fragments refused for good.", "counter", func(_ *camera, st producer.Stats) float64 { return float64(st.Failed) }},

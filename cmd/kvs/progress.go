@@ -25,6 +25,8 @@ type progress struct {
 	failures int
 	latency  time.Duration
 	drawn    bool
+	// Frames sent and dropped, for the final JSON event.
+	frames, dropped, droppedVideo uint64
 }
 
 func isTerminal(f *os.File) bool {
@@ -84,11 +86,17 @@ func (p *progress) draw(now time.Time, final bool) {
 	}
 	switch p.mode {
 	case "json":
-		b, _ := json.Marshal(map[string]any{
+		ev := map[string]any{
 			"event": map[bool]string{true: "done", false: "progress"}[final], "bytes": p.bytes, "total_bytes": p.total,
 			"fragments": p.frags, "persisted": p.persist, "failed": p.failures,
 			"bytes_per_second": int64(rate), "persist_latency_ms": p.latency.Milliseconds(),
-		})
+		}
+		if final {
+			ev["frames"] = p.frames
+			ev["frames_dropped_before_key_frame"] = p.dropped
+			ev["video_frames_dropped_before_key_frame"] = p.droppedVideo
+		}
+		b, _ := json.Marshal(ev)
 		fmt.Fprintln(p.w, string(b))
 		return
 	case "bar":
@@ -116,6 +124,14 @@ func (p *progress) draw(now time.Time, final bool) {
 		fmt.Fprintf(p.w, "%s sent, %d fragments, %d persisted, %s/s, persist latency %s\n",
 			humanBytes(float64(p.bytes)), p.frags, p.persist, humanBytes(rate), p.latency.Round(time.Millisecond))
 	}
+}
+
+// setFrames records the frame counts of the final event: frames sent, and
+// frames dropped while waiting for a video key frame (video among them).
+func (p *progress) setFrames(sent, dropped, droppedVideo uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.frames, p.dropped, p.droppedVideo = sent, dropped, droppedVideo
 }
 
 // finish draws the final state.

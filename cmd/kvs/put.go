@@ -195,8 +195,12 @@ func runPut(ctx context.Context, cmd *cobra.Command, o putOptions, path string) 
 	defer cancel()
 	closeErr := p.Close(closeCtx)
 	report()
-	prog.finish()
 	stats = p.Stats()
+	prog.setFrames(stats.Frames-stats.FramesSkipped, stats.FramesSkipped, stats.FramesSkippedVideo)
+	prog.finish()
+	if stats.FramesSkipped > 0 {
+		log.Warn("frames dropped: "+skippedText(stats), "stream", o.stream)
+	}
 	if readErr != nil {
 		return fmt.Errorf("%w (%d fragments persisted before it; the %d frames read after the last whole fragment were not sent)",
 			readErr, stats.Persisted, discarded)
@@ -210,10 +214,26 @@ func runPut(ctx context.Context, cmd *cobra.Command, o putOptions, path string) 
 			// A stream with retention 0 acknowledges without storing.
 			what = fmt.Sprintf("%d fragments received by %s, which stores nothing (retention 0)", stats.Received, o.stream)
 		}
-		fmt.Fprintf(os.Stderr, "kvs put: %s (%s, %d frames) in %s\n",
-			what, humanBytes(float64(sent)), stats.Frames, time.Since(wallStart).Round(time.Millisecond))
+		dropped := ""
+		if stats.FramesSkipped > 0 {
+			dropped = "; " + skippedText(stats)
+		}
+		fmt.Fprintf(os.Stderr, "kvs put: %s (%s, %d frames%s) in %s\n",
+			what, humanBytes(float64(sent)), stats.Frames-stats.FramesSkipped, dropped, time.Since(wallStart).Round(time.Millisecond))
 	}
 	return nil
+}
+
+// skippedText names the frames dropped while waiting for a video key frame.
+func skippedText(st producer.Stats) string {
+	var parts []string
+	if st.FramesSkippedVideo > 0 {
+		parts = append(parts, fmt.Sprintf("%d video frames before the first video key frame (they cannot be decoded without it)", st.FramesSkippedVideo))
+	}
+	if n := st.FramesSkipped - st.FramesSkippedVideo; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d audio/other frames more than 10 s ahead of a video key frame or with none after them", n))
+	}
+	return "dropped " + strings.Join(parts, " and ")
 }
 
 // trackSummary describes tracks for logs.
