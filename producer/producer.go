@@ -139,6 +139,9 @@ func New(ctx context.Context, cfg Config, tracks []media.Track) (*Producer, erro
 	p.retention = st.retention
 	p.endpoint, p.endpointAt = ep, time.Now()
 	p.log.Info("stream ready", "arn", st.arn, "retention_hours", st.retention, "endpoint", ep, "created", st.created)
+	if st.retention == 0 {
+		p.warnStoresNothing()
+	}
 
 	p.ctx, p.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
 	p.mu.Lock()
@@ -206,6 +209,22 @@ func (p *Producer) knownTrack(n uint64) bool {
 		}
 	}
 	return false
+}
+
+// warnStoresNothing logs that the stream keeps no data.
+func (p *Producer) warnStoresNothing() {
+	p.log.Warn("the stream stores nothing: its data retention is 0 hours, so fragments are received and "+
+		"passed to live readers but never kept; give it a retention (aws kinesisvideo update-data-retention, "+
+		"or create it with a retention)", "retention_hours", 0)
+}
+
+// RetentionHours returns the stream's data retention as last described; 0
+// means the stream keeps nothing (fragments are acknowledged RECEIVED, never
+// PERSISTED).
+func (p *Producer) RetentionHours() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.retention
 }
 
 // StartTime returns the producer time of the frames' origin (PTS 0), as

@@ -179,6 +179,9 @@ func (p *Producer) prepare() (string, error) {
 			return "", err
 		}
 		p.mu.Lock()
+		if st.retention == 0 && p.retention != 0 {
+			p.warnStoresNothing()
+		}
 		p.retention = st.retention
 		p.redescribe = false
 		p.mu.Unlock()

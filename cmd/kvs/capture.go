@@ -24,14 +24,28 @@ import (
 	"kvskit/producer"
 )
 
+// defaultRetentionHours is the data retention of a stream that kvs creates
+// when none is given, by flag (--retention) or in a --config file
+// (retention_hours): 0 would make a stream that stores nothing.
+const defaultRetentionHours = 24
+
 // cameraConfig is one capture: a source streamed into a stream.
 type cameraConfig struct {
-	Source           string            `yaml:"source"`
-	Stream           string            `yaml:"stream"`
-	CreateStream     bool              `yaml:"create_stream"`
-	RetentionHours   int               `yaml:"retention_hours"`
+	Source         string `yaml:"source"`
+	Stream         string `yaml:"stream"`
+	CreateStream   bool   `yaml:"create_stream"`
+	RetentionHours *int   `yaml:"retention_hours"` // nil: defaultRetentionHours
+	// FragmentDuration 0 means the producer's default (2 s).
 	FragmentDuration time.Duration     `yaml:"fragment_duration"`
 	Tags             map[string]string `yaml:"tags"`
+}
+
+// retention returns the retention for a created stream.
+func (c cameraConfig) retention() int {
+	if c.RetentionHours == nil {
+		return defaultRetentionHours
+	}
+	return *c.RetentionHours
 }
 
 // captureConfig is the --config file: several cameras, each to its own stream.
@@ -60,6 +74,12 @@ func loadCaptureConfig(path string) (captureConfig, error) {
 		}
 		if seen[cam.Stream] {
 			return c, fmt.Errorf("config %s: stream %q appears twice (one connection per stream)", path, cam.Stream)
+		}
+		if cam.retention() < 0 {
+			return c, fmt.Errorf("config %s: camera %d (%s): retention_hours %d is negative", path, i+1, cam.Stream, cam.retention())
+		}
+		if cam.FragmentDuration < 0 {
+			return c, fmt.Errorf("config %s: camera %d (%s): fragment_duration %v is negative", path, i+1, cam.Stream, cam.FragmentDuration)
 		}
 		seen[cam.Stream] = true
 	}
@@ -92,9 +112,12 @@ several cameras:
     - source: rtsp://cam1.local/stream
       stream: cam1
       create_stream: true
-      retention_hours: 24
-With --metrics-listen, /healthz answers 200 while every camera has persisted a
-fragment recently, and /metrics serves Prometheus counters. The Go garbage
+      retention_hours: 24      # the default, as for --retention
+A stream with retention 0 stores nothing: kvs warns when it writes to one.
+With --metrics-listen, /healthz answers 200 while every camera has had a
+fragment acknowledged recently (persisted; received, for a stream that stores
+nothing), else 503; its JSON body names each camera's problem. /metrics serves
+Prometheus counters. The Go garbage
 collector runs at GOGC=25 (less memory for a little CPU) unless GOGC is set.
 When every source passes its video through (RTSP, test://), Go runs one
 processor per 16 cameras (GOMAXPROCS), which spares it waking a second thread
@@ -129,7 +152,8 @@ samples/systemd does), a pass-through capture spends about a fifth less CPU.`,
 	f.StringVar(&o.cam.Source, "source", "", "source URI (v4l2://..., rtsp://..., test://)")
 	f.StringVar(&o.cam.Stream, "stream", "", "stream name")
 	f.BoolVar(&o.cam.CreateStream, "create-stream", false, "create the stream if it does not exist")
-	f.IntVar(&o.cam.RetentionHours, "retention", 24, "data retention in hours for a created stream")
+	o.cam.RetentionHours = new(int)
+	f.IntVar(o.cam.RetentionHours, "retention", defaultRetentionHours, "data retention in hours for a created stream (0: a stream that stores nothing)")
 	f.DurationVar(&o.cam.FragmentDuration, "fragment-duration", 2*time.Second, "target fragment duration")
 	f.StringVar(&o.config, "config", "", "YAML file listing several cameras")
 	f.StringVar(&o.metricsListen, "metrics-listen", "", "address for /healthz and /metrics (e.g. 127.0.0.1:9110)")
@@ -147,8 +171,10 @@ type camera struct {
 	sourceOpens    int
 	sourceErrors   int
 	lastPersisted  time.Time
+	lastReceived   time.Time
 	persistLatency time.Duration
 	state          string
+	lastErr        string // the latest source or fragment error
 }
 
 func (c *camera) set(f func(c *camera)) {
@@ -223,7 +249,7 @@ func (c *camera) run(ctx context.Context, awsCfg aws.Config, endpoint string) er
 	for ctx.Err() == nil {
 		src, err := device.OpenURI(ctx, c.cfg.Source)
 		if err != nil {
-			c.set(func(c *camera) { c.sourceErrors++; c.state = "source unavailable" })
+			c.set(func(c *camera) { c.sourceErrors++; c.state = "source unavailable"; c.lastErr = err.Error() })
 			c.log.Warn("source unavailable", "source", c.cfg.Source, "err", err, "retry_in", backoff)
 			if !sleepCtx(ctx, backoff) {
 				break
@@ -238,7 +264,7 @@ func (c *camera) run(ctx context.Context, awsCfg aws.Config, endpoint string) er
 			origin = src.Origin()
 			p, err = producer.New(ctx, producer.Config{
 				StreamName: c.cfg.Stream, Region: awsCfg.Region, EndpointURL: endpoint, Credentials: awsCfg.Credentials,
-				CreateStream: c.cfg.CreateStream, RetentionHours: c.cfg.RetentionHours, Tags: c.cfg.Tags,
+				CreateStream: c.cfg.CreateStream, RetentionHours: c.cfg.retention(), Tags: c.cfg.Tags,
 				StartTime: origin, FragmentDuration: c.cfg.FragmentDuration, Logger: c.log, OnEvent: c.onEvent,
 				ReleaseFrame: release,
 			}, src.Tracks())
@@ -257,7 +283,7 @@ func (c *camera) run(ctx context.Context, awsCfg aws.Config, endpoint string) er
 			fr, err := src.ReadFrame()
 			if err != nil {
 				if ctx.Err() == nil {
-					c.set(func(c *camera) { c.sourceErrors++; c.state = "source failed" })
+					c.set(func(c *camera) { c.sourceErrors++; c.state = "source failed"; c.lastErr = err.Error() })
 					c.log.Warn("source failed; reopening", "err", err)
 				}
 				break
@@ -290,7 +316,17 @@ func (c *camera) onEvent(ev producer.Event) {
 	case producer.FragmentPersisted:
 		c.set(func(c *camera) { c.lastPersisted, c.persistLatency = ev.Time, ev.Latency })
 		c.log.Info("fragment persisted", "number", ev.Number, "timecode", ev.Timecode, "latency", ev.Latency)
+	case producer.FragmentReceived:
+		c.set(func(c *camera) { c.lastReceived = ev.Time })
 	case producer.FragmentDropped, producer.FragmentError:
+		msg := ev.Type.String()
+		if ev.ErrorCode != "" {
+			msg += " " + ev.ErrorCode
+		}
+		if ev.Err != nil {
+			msg += ": " + ev.Err.Error()
+		}
+		c.set(func(c *camera) { c.lastErr = msg })
 		c.log.Warn("fragment lost", "event", ev.Type.String(), "timecode", ev.Timecode, "error_id", ev.ErrorID,
 			"error_code", ev.ErrorCode, "err", ev.Err)
 	case producer.Reconnecting:
@@ -298,16 +334,41 @@ func (c *camera) onEvent(ev producer.Event) {
 	}
 }
 
-// healthy reports whether the camera persisted a fragment recently (or is
-// still starting).
-func (c *camera) healthy(now time.Time) bool {
+// healthy reports whether the camera had a fragment acknowledged recently
+// (or is still starting), and if not, why: PERSISTED, or RECEIVED for a
+// stream that stores nothing (retention 0), which is said too.
+func (c *camera) healthy(now time.Time) (ok bool, problem string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	window := 3*c.cfg.FragmentDuration + 10*time.Second
-	if c.lastPersisted.IsZero() {
-		return now.Sub(c.started) < window+20*time.Second
+	if c.cfg.FragmentDuration <= 0 {
+		window = 3*producer.DefaultFragmentDuration + 10*time.Second
 	}
-	return now.Sub(c.lastPersisted) < window
+	last, what := c.lastPersisted, "persisted"
+	storesNothing := c.prod != nil && c.prod.RetentionHours() == 0
+	if storesNothing {
+		last, what = c.lastReceived, "received (the stream stores nothing: retention 0)"
+	}
+	if last.IsZero() {
+		ok = now.Sub(c.started) < window+20*time.Second
+		problem = fmt.Sprintf("no fragment %s since the start %s ago", what, now.Sub(c.started).Round(time.Second))
+	} else {
+		ok = now.Sub(last) < window
+		problem = fmt.Sprintf("no fragment %s for %s", what, now.Sub(last).Round(time.Second))
+	}
+	if ok {
+		if storesNothing {
+			return true, "the stream stores nothing (retention 0): fragments are received, never kept"
+		}
+		return true, ""
+	}
+	if c.state != "streaming" {
+		problem += "; " + c.state
+	}
+	if c.lastErr != "" {
+		problem += "; last error: " + c.lastErr
+	}
+	return false, problem
 }
 
 func metricsHandler(cams []*camera) http.Handler {
@@ -317,10 +378,16 @@ func metricsHandler(cams []*camera) http.Handler {
 		ok := true
 		var list []map[string]any
 		for _, c := range cams {
-			h := c.healthy(now)
+			h, problem := c.healthy(now)
 			ok = ok && h
 			c.mu.Lock()
 			entry := map[string]any{"stream": c.cfg.Stream, "healthy": h, "state": c.state}
+			switch {
+			case !h:
+				entry["problem"] = problem
+			case problem != "":
+				entry["warning"] = problem
+			}
 			if !c.lastPersisted.IsZero() {
 				entry["last_persisted"] = c.lastPersisted.UTC().Format(time.RFC3339Nano)
 			}

@@ -14,14 +14,24 @@ func TestLoadCaptureConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(c.Cameras) != 2 || c.Cameras[1].Stream != "door" || c.Cameras[1].FragmentDuration != 2*time.Second ||
-		!strings.HasPrefix(c.Cameras[0].Source, "v4l2://") || c.Cameras[1].RetentionHours != 168 {
+		!strings.HasPrefix(c.Cameras[0].Source, "v4l2://") || c.Cameras[1].retention() != 168 {
 		t.Fatalf("sample config read as %+v", c)
 	}
 	bad := map[string]string{
-		"unknown field": "cameras:\n  - source: test://\n    stream: a\n    colour: red\n",
-		"no cameras":    "cameras: []\n",
-		"no stream":     "cameras:\n  - source: test://\n",
-		"same stream":   "cameras:\n  - {source: test://, stream: a}\n  - {source: test://, stream: a}\n",
+		"unknown field":      "cameras:\n  - source: test://\n    stream: a\n    colour: red\n",
+		"no cameras":         "cameras: []\n",
+		"no stream":          "cameras:\n  - source: test://\n",
+		"same stream":        "cameras:\n  - {source: test://, stream: a}\n  - {source: test://, stream: a}\n",
+		"negative retention": "cameras:\n  - {source: test://, stream: a, retention_hours: -1}\n",
+	}
+	// retention_hours left out means the same as the --retention default;
+	// an explicit 0 is kept.
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(p, []byte("cameras:\n  - {source: test://, stream: a, create_stream: true}\n  - {source: test://, stream: b, retention_hours: 0}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := loadCaptureConfig(p); err != nil || c.Cameras[0].retention() != 24 || c.Cameras[1].retention() != 0 {
+		t.Fatalf("retention read as %d and %d (%v), want 24 and 0", c.Cameras[0].retention(), c.Cameras[1].retention(), err)
 	}
 	for name, text := range bad {
 		p := filepath.Join(t.TempDir(), "c.yaml")

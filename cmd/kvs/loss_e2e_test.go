@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
+	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"kvskit/internal/testenv"
 )
@@ -182,4 +187,133 @@ func TestPutKeepsAudioBeforeKeyFrame(t *testing.T) {
 func runErr(name string, args ...string) (string, error) {
 	out, err := exec.Command(name, args...).CombinedOutput()
 	return string(out), err
+}
+
+// TestCaptureConfigStoresFragments runs kvs capture --config with a camera
+// whose stream is created without retention_hours: the stream keeps 24 hours
+// (as --retention does) and stores its fragments. A camera with
+// retention_hours: 0 is warned about once; a camera whose source cannot be
+// opened makes /healthz answer 503 with a body that names its problem.
+func TestCaptureConfigStoresFragments(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for about 40 s")
+	}
+	dir := t.TempDir()
+	p := startServe(t, filepath.Join(dir, "data"))
+	missing := filepath.Join(dir, "no-such-clip.mkv")
+	cfg := filepath.Join(dir, "cameras.yaml")
+	yaml := "cameras:\n" +
+		"  - {source: \"test://\", stream: yaml-stored, create_stream: true}\n" +
+		"  - {source: \"test://\", stream: yaml-zero, create_stream: true, retention_hours: 0}\n" +
+		"  - {source: \"test://" + missing + "\", stream: yaml-broken, create_stream: true}\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	metrics := freePort(t)
+	cmd := exec.Command(kvsBin, "capture", "--config", cfg, "--metrics-listen", metrics, "--log-level", "info")
+	cmd.Env = append(p.Env(), "AWS_ENDPOINT_URL_KINESIS_VIDEO="+p.URL)
+	var logs lockedBuffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill() }()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		// The stream appears once the camera has started.
+		if _, _, err := p.aws(t, "kinesisvideo", "describe-stream", "--stream-name", "yaml-stored"); err == nil &&
+			len(p.fragmentsOf(t, "yaml-stored")) >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			out, _, _ := p.aws(t, "kinesisvideo", "describe-stream", "--stream-name", "yaml-stored")
+			t.Fatalf("the stream stores no fragments after 30 s:\n%s\n%s", out, logs.String())
+		}
+		time.Sleep(time.Second)
+	}
+	out, _, err := p.aws(t, "kinesisvideo", "describe-stream", "--stream-name", "yaml-stored")
+	if err != nil || !strings.Contains(out, `"DataRetentionInHours": 24`) {
+		t.Errorf("describe-stream: %v\n%s", err, out)
+	}
+
+	// The broken camera turns /healthz to 503 once the start-up grace ends.
+	var body struct {
+		Healthy bool
+		Cameras []struct {
+			Stream, Problem, Warning string
+			Healthy                  bool
+		}
+	}
+	status := 0
+	deadline = time.Now().Add(60 * time.Second)
+	for status != http.StatusServiceUnavailable && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Second)
+		resp, err := http.Get("http://" + metrics + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		status = resp.StatusCode
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("/healthz body: %v", err)
+		}
+	}
+	if status != http.StatusServiceUnavailable || body.Healthy {
+		t.Fatalf("/healthz %d %+v, want 503 for the broken camera", status, body)
+	}
+	for _, c := range body.Cameras {
+		switch c.Stream {
+		case "yaml-stored":
+			if !c.Healthy || c.Problem != "" || c.Warning != "" {
+				t.Errorf("camera %+v: want healthy without remarks", c)
+			}
+		case "yaml-zero":
+			if !c.Healthy || !strings.Contains(c.Warning, "stores nothing") {
+				t.Errorf("camera %+v: want healthy, with a warning that the stream stores nothing", c)
+			}
+		case "yaml-broken":
+			if c.Healthy || !strings.Contains(c.Problem, "no fragment persisted") || !strings.Contains(c.Problem, missing) {
+				t.Errorf("camera %+v: want unhealthy, naming the source's error", c)
+			}
+		default:
+			t.Errorf("unexpected camera %+v", c)
+		}
+	}
+	stopWithSIGTERM(t, cmd, 30*time.Second)
+	warned := map[string]int{}
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "level=WARN") && strings.Contains(line, "stores nothing") {
+			for _, s := range []string{"yaml-stored", "yaml-zero", "yaml-broken"} {
+				if strings.Contains(line, "stream="+s+" ") {
+					warned[s]++
+				}
+			}
+		}
+	}
+	if len(warned) != 1 || warned["yaml-zero"] != 1 {
+		t.Errorf("warnings about streams that store nothing: %v, want one for yaml-zero\n%s", warned, logs.String())
+	}
+	if n := len(p.fragmentsOf(t, "yaml-zero")); n != 0 {
+		t.Errorf("the stream with retention 0 lists %d fragments", n)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

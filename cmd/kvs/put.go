@@ -56,7 +56,7 @@ names what failed and why.`,
 	f := cmd.Flags()
 	f.StringVar(&o.stream, "stream", "", "stream name (required)")
 	f.BoolVar(&o.create, "create-stream", false, "create the stream if it does not exist")
-	f.IntVar(&o.retention, "retention", 24, "data retention in hours for a stream created by --create-stream")
+	f.IntVar(&o.retention, "retention", defaultRetentionHours, "data retention in hours for a stream created by --create-stream (0: a stream that stores nothing)")
 	f.StringVar(&o.startTime, "start-time", "", "producer timestamp of the file's start (RFC 3339 or epoch seconds; default now)")
 	f.BoolVar(&o.realtime, "realtime", false, "pace the upload by the frames' timestamps")
 	f.Float64Var(&o.fps, "fps", 0, "frame rate of an H.264/H.265 elementary stream (default: from the SPS, else 30)")

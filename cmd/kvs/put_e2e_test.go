@@ -259,6 +259,9 @@ func TestPutRetentionZero(t *testing.T) {
 	if !strings.Contains(errOut, "3 fragments received by live, which stores nothing (retention 0)") {
 		t.Errorf("summary does not say what happened:\n%s", errOut)
 	}
+	if n := strings.Count(errOut, "level=WARN msg=\"the stream stores nothing"); n != 1 {
+		t.Errorf("%d warnings that the stream stores nothing, want 1:\n%s", n, errOut)
+	}
 	if list := p.fragmentsOf(t, "live"); len(list) != 0 {
 		t.Errorf("a stream with retention 0 lists %d fragments", len(list))
 	}
