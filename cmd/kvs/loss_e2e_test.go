@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math"
 	"net/http"
 	"os"
@@ -316,4 +317,76 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestPutInterruptSendsWhatWasRead interrupts a --realtime upload with
+// SIGINT: the input ends there, every frame read before the signal (the
+// open fragment's too) is archived, and the exit status (130) and the final
+// event say the upload was interrupted.
+func TestPutInterruptSendsWhatWasRead(t *testing.T) {
+	dir := t.TempDir()
+	clip := makeClip(t, dir, 12)
+	p := startServe(t, filepath.Join(dir, "data"))
+	cmd := exec.Command(kvsBin, "put", clip, "--stream", "interrupted", "--create-stream", "--realtime", "--output", "json")
+	cmd.Env = append(p.Env(), "AWS_ENDPOINT_URL_KINESIS_VIDEO="+p.URL)
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// 5.3 s in: two whole fragments sent, the third one open.
+	time.Sleep(5300 * time.Millisecond)
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("exit after SIGINT: %v, want status 130\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "interrupted by SIGINT") {
+		t.Errorf("the error does not say the upload was interrupted:\n%s", stderr.String())
+	}
+	var done struct {
+		Frames      int  `json:"frames"`
+		Interrupted bool `json:"interrupted"`
+		Persisted   int  `json:"persisted"`
+	}
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if strings.Contains(line, `"event":"done"`) {
+			if err := json.Unmarshal([]byte(line), &done); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	src := probePackets(t, clip)
+	if !done.Interrupted || done.Frames < len(src)/3 || done.Frames >= len(src) {
+		t.Fatalf("done event %+v: want interrupted after about 5 s of %d frames", done, len(src))
+	}
+
+	frags := p.fragmentsOf(t, "interrupted")
+	if len(frags) != done.Persisted || len(frags) < 3 {
+		t.Fatalf("%d fragments archived, %d persisted by the event; want the open third one too", len(frags), done.Persisted)
+	}
+	var numbers []string
+	for _, f := range frags {
+		numbers = append(numbers, f.FragmentNumber)
+	}
+	got := filepath.Join(dir, "interrupted.mkv")
+	if _, errOut, err := p.kvs(t, "get", "media", "--stream", "interrupted", "--fragments", strings.Join(numbers, ","), "-o", got); err != nil {
+		t.Fatalf("get media: %v %s", err, errOut)
+	}
+	back := probePackets(t, got)
+	if len(back) != done.Frames {
+		t.Fatalf("%d frames archived, %d read before the signal", len(back), done.Frames)
+	}
+	// The archive is the start of the clip, track by track.
+	for stream := range 2 {
+		s, b := packetsOf(src, stream), packetsOf(back, stream)
+		for i := range b {
+			if s[i].Hash != b[i].Hash {
+				t.Fatalf("stream %d packet %d differs from the clip's", stream, i)
+			}
+		}
+	}
 }

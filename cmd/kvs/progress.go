@@ -27,6 +27,7 @@ type progress struct {
 	drawn    bool
 	// Frames sent and dropped, for the final JSON event.
 	frames, dropped, droppedVideo uint64
+	interrupted                   bool
 }
 
 func isTerminal(f *os.File) bool {
@@ -95,6 +96,9 @@ func (p *progress) draw(now time.Time, final bool) {
 			ev["frames"] = p.frames
 			ev["frames_dropped_before_key_frame"] = p.dropped
 			ev["video_frames_dropped_before_key_frame"] = p.droppedVideo
+			if p.interrupted {
+				ev["interrupted"] = true
+			}
 		}
 		b, _ := json.Marshal(ev)
 		fmt.Fprintln(p.w, string(b))
@@ -132,6 +136,13 @@ func (p *progress) setFrames(sent, dropped, droppedVideo uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.frames, p.dropped, p.droppedVideo = sent, dropped, droppedVideo
+}
+
+// setInterrupted records that a signal ended the input early.
+func (p *progress) setInterrupted(v bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.interrupted = v
 }
 
 // finish draws the final state.

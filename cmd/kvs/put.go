@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -46,7 +48,10 @@ as the stream's limits allow (12.5 MB/s, 5 fragments/s); --realtime paces it by
 the timestamps, as a camera would, and runs the Go garbage collector at GOGC=25
 (less memory for a little CPU) unless GOGC is set. The exit status is 0 only when every fragment
 was persisted (received, for a stream whose retention is 0, which stores nothing); otherwise kvs
-names what failed and why.`,
+names what failed and why.
+
+The first SIGINT (Ctrl-C) or SIGTERM ends the input where it is: every frame read so far is sent
+and acknowledged, and kvs exits with 130 (SIGINT) or 143 (SIGTERM). A second one aborts the upload.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPut(cmd.Context(), cmd, o, args[0])
@@ -156,9 +161,34 @@ func runPut(ctx context.Context, cmd *cobra.Command, o putOptions, path string) 
 		stats = p.Stats()
 		prog.update(sent, int(stats.Fragments), int(stats.Persisted), int(stats.Failed+stats.Dropped), stats.LastPersistedLatency)
 	}
+	// The first SIGINT/SIGTERM (which ends ctx) ends the input: what was
+	// read is sent and acknowledged. A second one aborts the upload.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	upCtx, abort := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer abort(nil)
+	first := make(chan os.Signal, 1)
+	go func() {
+		n := 0
+		for {
+			select {
+			case sig := <-sigs:
+				n++
+				if n == 1 {
+					first <- sig
+					continue
+				}
+				abort(fmt.Errorf("aborted by a second signal (%s)", signalName(sig)))
+				return
+			case <-upCtx.Done():
+				return
+			}
+		}
+	}()
 	wallStart := time.Now()
 	var readErr error
-	for {
+	for ctx.Err() == nil {
 		fr, err := src.ReadFrame()
 		if errors.Is(err, io.EOF) {
 			break
@@ -175,11 +205,9 @@ func runPut(ctx context.Context, cmd *cobra.Command, o putOptions, path string) 
 				}
 			}
 		}
-		if ctx.Err() != nil {
-			readErr = ctx.Err()
-			break
-		}
-		if err := p.WriteFrame(ctx, fr); err != nil {
+		// A frame read is sent, even when the signal came while it waited
+		// for its time.
+		if err := p.WriteFrame(upCtx, fr); err != nil {
 			readErr = fmt.Errorf("upload: %w", err)
 			break
 		}
@@ -191,12 +219,26 @@ func runPut(ctx context.Context, cmd *cobra.Command, o putOptions, path string) 
 		// Only whole fragments are sent: the open one may lack pictures.
 		discarded = p.DiscardOpen()
 	}
-	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	closeCtx, cancel := context.WithTimeout(upCtx, 2*time.Minute)
 	defer cancel()
 	closeErr := p.Close(closeCtx)
+	if cause := context.Cause(upCtx); cause != nil && closeErr != nil {
+		closeErr = fmt.Errorf("%w: %w", cause, closeErr)
+	}
 	report()
 	stats = p.Stats()
+	var sig os.Signal
+	if ctx.Err() != nil {
+		// The signal reaches main's context and this command's channel at
+		// about the same time.
+		select {
+		case sig = <-first:
+		case <-time.After(time.Second):
+			sig = os.Interrupt
+		}
+	}
 	prog.setFrames(stats.Frames-stats.FramesSkipped, stats.FramesSkipped, stats.FramesSkippedVideo)
+	prog.setInterrupted(sig != nil)
 	prog.finish()
 	if stats.FramesSkipped > 0 {
 		log.Warn("frames dropped: "+skippedText(stats), "stream", o.stream)
@@ -206,7 +248,16 @@ func runPut(ctx context.Context, cmd *cobra.Command, o putOptions, path string) 
 			readErr, stats.Persisted, discarded)
 	}
 	if closeErr != nil {
+		if sig != nil {
+			return exitError{code: signalExitCode(sig), err: closeErr}
+		}
 		return closeErr
+	}
+	if sig != nil {
+		// Everything read was sent and acknowledged, but the input was cut
+		// short: say so, with the shell's status for the signal.
+		return exitError{code: signalExitCode(sig), err: fmt.Errorf("interrupted by %s: the input ended there; %d fragments persisted to %s, every one of the %d frames read (%s) sent",
+			signalName(sig), stats.Persisted, o.stream, stats.Frames-stats.FramesSkipped, humanBytes(float64(sent)))}
 	}
 	if o.output != "json" {
 		what := fmt.Sprintf("%d fragments persisted to %s", stats.Persisted, o.stream)
@@ -234,6 +285,38 @@ func skippedText(st producer.Stats) string {
 		parts = append(parts, fmt.Sprintf("%d audio/other frames more than 10 s ahead of a video key frame or with none after them", n))
 	}
 	return "dropped " + strings.Join(parts, " and ")
+}
+
+// exitError carries the exit status a command ends with.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+func (e exitError) Unwrap() error { return e.err }
+
+// ExitCode is the process's exit status.
+func (e exitError) ExitCode() int { return e.code }
+
+// signalExitCode is the status a shell reports for a process ended by sig:
+// 128 + the signal's number (130 for SIGINT, 143 for SIGTERM).
+func signalExitCode(sig os.Signal) int {
+	if s, ok := sig.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return 1
+}
+
+// signalName names SIGINT and SIGTERM as people know them.
+func signalName(sig os.Signal) string {
+	switch sig {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return sig.String()
 }
 
 // trackSummary describes tracks for logs.
