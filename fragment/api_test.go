@@ -239,3 +239,80 @@ func TestRebasedTimestampOutOfRange(t *testing.T) {
 		t.Fatalf("Push = %v, want ErrInvalidTimestamp", err)
 	}
 }
+
+// TestMaxSize: two GOPs that together pass the size limit are cut at the
+// second one's key frame before the target duration; a GOP that alone passes
+// it is refused with ErrFragmentTooLarge as soon as it does, dropped with the
+// open fragment, and the next key frame starts afresh.
+func TestMaxSize(t *testing.T) {
+	f, err := New([]media.Track{videoTrack, audioTrack}, WithMaxSize(20<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New([]media.Track{videoTrack}, WithMaxSize(100)); !errors.Is(err, ErrInvalidOption) {
+		t.Fatalf("WithMaxSize(100): %v", err)
+	}
+	// 1 kB pictures: GOPs of 10 (0-9, 10-19), one of 40 (20-59), then 60.
+	keys := map[int]bool{0: true, 10: true, 20: true, 60: true}
+	frames := interleave(videoFrames(70, func(i int) bool { return keys[i] }), audioFrames(aTrack, 70*time.Second/30))
+	var frags []*Fragment
+	var refusals []error
+	for i, fr := range frames {
+		fr.Data = make([]byte, 1024)
+		if fr.Track == aTrack {
+			fr.Data = fr.Data[:100]
+		}
+		out, err := f.Push(fr)
+		if err != nil {
+			if !errors.Is(err, ErrFragmentTooLarge) {
+				t.Fatalf("frame %d: %v", i, err)
+			}
+			refusals = append(refusals, err)
+		}
+		if out != nil {
+			frags = append(frags, out)
+		}
+	}
+	if last := f.Flush(); last != nil {
+		frags = append(frags, last)
+	}
+	if len(refusals) != 1 {
+		t.Fatalf("%d refusals, want 1: %v", len(refusals), refusals)
+	}
+	msg := refusals[0].Error()
+	for _, want := range []string{"key frame at 666.666666ms", "pictures", "bytes", "-g"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("refusal %q does not mention %q", msg, want)
+		}
+	}
+	st := f.Stats()
+	if st.OversizeGOPs != 1 || st.DroppedOversize == 0 || st.ForcedCuts != 0 {
+		t.Errorf("stats %+v: want one GOP refused, no forced cut", st)
+	}
+	// Fragments: the first two GOPs (cut at picture 10 for size), then the
+	// GOP from picture 60 on; nothing of pictures 20-59 is sent.
+	var firstPics []int
+	for _, fr := range frags {
+		if fr.Size() > 20<<10 {
+			t.Errorf("fragment %d holds %d bytes", fr.Seq, fr.Size())
+		}
+		for _, x := range fr.Frames {
+			if x.Track == vTrack {
+				firstPics = append(firstPics, int((x.PTS*30+time.Second/2)/time.Second))
+				break
+			}
+		}
+		for _, x := range fr.Frames {
+			if p := int((x.PTS*30 + time.Second/2) / time.Second); x.Track == vTrack && p >= 20 && p < 60 {
+				t.Fatalf("fragment %d holds picture %d of the refused GOP", fr.Seq, p)
+			}
+		}
+	}
+	if !slices.Equal(firstPics, []int{0, 10, 60}) {
+		t.Errorf("fragments start at pictures %v, want [0 10 60]", firstPics)
+	}
+	// A single frame larger than a fragment may be is refused too.
+	if _, err := f.Push(media.Frame{Track: vTrack, PTS: 10 * time.Second, DTS: 10 * time.Second, Key: true, Data: make([]byte, 21<<10)}); !errors.Is(err, ErrFragmentTooLarge) {
+		t.Errorf("a 21 kB frame: %v", err)
+	}
+}

@@ -26,6 +26,15 @@
 //     falls outside int16 (in timecode units, default 1 ms). When a frame
 //     would break either limit the fragment is cut before it even without a
 //     key frame (a forced cut, counted and logged at warn level).
+//   - A fragment never grows past the maximum size (default 50 MB, the
+//     service's limit; frame data plus block headers): it is cut at a video
+//     key frame that would pass it, even before the target duration, or at
+//     its latest video key frame when a frame inside the following GOP
+//     would. A GOP that alone passes it cannot be sent: Push refuses the
+//     frame with ErrFragmentTooLarge (naming the GOP's length and the
+//     encoder setting that shortens it), drops the GOP and waits for the
+//     next video key frame. Without key-frame fragmentation any frame may
+//     cut.
 //   - Timecodes never go backwards. Per track, a frame whose DTS is not later
 //     than the previous frame's DTS is moved to the previous DTS plus one
 //     timecode unit, its PTS shifted by the same amount, and a PTS earlier

@@ -29,3 +29,12 @@ var ErrUnknownTrack = errors.New("fragment: unknown track")
 // 2^62 ns, about the year 2116 as a Unix time) or whose PTS is more than an
 // hour away from its DTS; the frame is dropped.
 var ErrInvalidTimestamp = errors.New("fragment: timestamp out of range")
+
+// ErrFragmentTooLarge is wrapped by Push for a frame that would make the
+// open fragment larger than the maximum size (WithMaxSize, default 50 MB, the
+// service's limit) where no cut is allowed: within a video GOP, with
+// key-frame fragmentation. The frame and the open fragment are dropped
+// (counted in Stats.DroppedOversize), and the rest of the GOP with them: the
+// next fragment starts at the next video key frame. The error names the
+// GOP's length; a shorter key-frame interval at the encoder fixes it.
+var ErrFragmentTooLarge = errors.New("fragment: GOP larger than a fragment may be")

@@ -43,5 +43,5 @@ func ExampleFragmenter() {
 	// fragment 0: start 0s, 50 frames, duration 2s, last block at 1960 ms
 	// fragment 1: start 2s, 50 frames, duration 2s, last block at 1960 ms
 	// fragment 2: start 4s, 25 frames, duration 1s, last block at 960 ms
-	// {Fragments:3 Frames:125 Repaired:1 DroppedBeforeKey:0 DroppedVideoBeforeKey:0 ForcedCuts:0}
+	// {Fragments:3 Frames:125 Repaired:1 DroppedBeforeKey:0 DroppedVideoBeforeKey:0 ForcedCuts:0 DroppedOversize:0 OversizeGOPs:0}
 }

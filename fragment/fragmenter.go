@@ -38,9 +38,15 @@ type Stats struct {
 	DroppedBeforeKey      uint64
 	DroppedVideoBeforeKey uint64
 	// ForcedCuts counts fragments cut without a key frame because of the
-	// maximum duration or the int16 block-timecode range, and fragments
-	// opened after a Cut by a frame that is not a video key frame.
+	// maximum duration, the maximum size or the int16 block-timecode range,
+	// and fragments opened after a Cut by a frame that is not a video key
+	// frame.
 	ForcedCuts uint64
+	// DroppedOversize counts frames dropped because their video GOP grew
+	// past the maximum fragment size (see ErrFragmentTooLarge), and
+	// OversizeGOPs the GOPs refused.
+	DroppedOversize uint64
+	OversizeGOPs    uint64
 }
 
 type trackState struct {
@@ -62,6 +68,7 @@ type frameMeta struct {
 type Fragmenter struct {
 	target, maxDur, unit time.Duration
 	gapLimit             time.Duration
+	maxSize              int
 	keyFrames            bool
 	log                  *slog.Logger
 
@@ -85,6 +92,7 @@ type Fragmenter struct {
 	meta     []frameMeta // parallel to frames; reused across fragments
 	spare    []frameMeta
 	start    int64 // Start in timecode units
+	size     int   // bytes: frame data, block and cluster headers
 	maxEnd   time.Duration
 	firstIdx int // track index of frames[0]
 
@@ -110,6 +118,7 @@ func New(tracks []media.Track, opts ...Option) (*Fragmenter, error) {
 		maxDur:    DefaultMaxDuration,
 		unit:      DefaultTimecodeUnit,
 		keyFrames: true,
+		maxSize:   DefaultMaxSize,
 		log:       slog.New(slog.DiscardHandler),
 		video:     -1,
 		ntracks:   len(tracks),
@@ -152,7 +161,8 @@ func New(tracks []media.Track, opts ...Option) (*Fragmenter, error) {
 // this frame closed, or nil. A frame of an unknown track yields an error
 // wrapping ErrUnknownTrack, one with unrepresentable timestamps an error
 // wrapping ErrInvalidTimestamp; either frame is dropped and the Fragmenter
-// stays usable.
+// stays usable. A frame refused with ErrFragmentTooLarge may come with a
+// fragment: the whole GOPs closed before the refused one, to be sent.
 func (f *Fragmenter) Push(fr media.Frame) (*Fragment, error) {
 	idx := f.index(fr.Track)
 	if idx < 0 {
@@ -163,6 +173,16 @@ func (f *Fragmenter) Push(fr media.Frame) (*Fragment, error) {
 		return nil, fmt.Errorf("push frame of track %d (pts %v, dts %v): %w", fr.Track, fr.PTS, fr.DTS, ErrInvalidTimestamp)
 	}
 	videoKey := idx == f.video && fr.Key
+	if len(fr.Data)+blockOverhead+clusterOverhead > f.maxSize {
+		if idx == f.video && f.keyFrames {
+			// The pictures after it cannot be decoded without it.
+			f.dropOpen()
+			f.waitKey, f.cont = true, false
+		}
+		f.stats.DroppedOversize++
+		return nil, fmt.Errorf("push frame of track %d (pts %v): %w: one frame of %d bytes, more than the %d a fragment may hold",
+			fr.Track, fr.PTS, ErrFragmentTooLarge, len(fr.Data), f.maxSize)
+	}
 	if f.waitKey && idx == f.video && !fr.Key {
 		f.stats.DroppedBeforeKey++
 		f.stats.DroppedVideoBeforeKey++
@@ -223,6 +243,14 @@ func (f *Fragmenter) Push(fr media.Frame) (*Fragment, error) {
 		f.open(&fr, idx, est)
 		f.waitKey, f.cont = false, false
 	default:
+		if f.keyFrames && f.video >= 0 && !videoKey && f.size+len(fr.Data)+blockOverhead > f.maxSize {
+			// Past the size limit inside a GOP: cut at the open fragment's
+			// latest video key frame if that makes room, else refuse the GOP.
+			out = f.splitAtLastKey()
+			if out == nil || f.size+len(fr.Data)+blockOverhead > f.maxSize {
+				return out, f.refuseGOP(&fr, idx)
+			}
+		}
 		startT := time.Duration(f.start) * f.unit
 		rel := f.unitOf(fr.PTS) - f.start
 		end := fr.PTS + est
@@ -235,13 +263,17 @@ func (f *Fragmenter) Push(fr media.Frame) (*Fragment, error) {
 		}
 		overRange := rel > math.MaxInt16 || rel < math.MinInt16
 		overLong := end-startT > f.maxDur
-		if due || overRange || overLong {
+		overSize := f.size+len(fr.Data)+blockOverhead > f.maxSize
+		if due || overRange || overLong || overSize {
 			out = f.cut(&fr, idx, est)
 			if !due && !videoKey {
 				f.stats.ForcedCuts++
 				reason := "max duration"
-				if overRange {
+				switch {
+				case overRange:
 					reason = "block timecode range"
+				case overSize && !overLong:
+					reason = "max size"
 				}
 				f.log.Warn("fragment cut without a key frame", "seq", out.Seq, "start", out.Start,
 					"duration", out.Duration, "frames", len(out.Frames), "reason", reason)
@@ -250,6 +282,7 @@ func (f *Fragmenter) Push(fr media.Frame) (*Fragment, error) {
 			f.frames = append(f.frames, fr)
 			f.meta = append(f.meta, frameMeta{end: end, idx: idx})
 			f.maxEnd = max(f.maxEnd, end)
+			f.size += len(fr.Data) + blockOverhead
 		}
 	}
 	ts.lastDTS, ts.seen = fr.DTS, true
@@ -282,6 +315,7 @@ func (f *Fragmenter) Flush() *Fragment {
 	out := f.emit(f.frames, f.maxEnd, maxUnit)
 	f.frames = nil
 	f.meta = f.meta[:0]
+	f.size = 0
 	f.waitKey = f.keyFrames && f.video >= 0
 	f.cont = false
 	return out
@@ -353,6 +387,7 @@ func (f *Fragmenter) open(fr *media.Frame, idx int, est time.Duration) {
 	end := fr.PTS + est
 	f.meta = append(f.meta[:0], frameMeta{end: end, idx: idx})
 	f.start, f.firstIdx, f.maxEnd = s, idx, end
+	f.size = clusterOverhead + len(fr.Data) + blockOverhead
 }
 
 // holdLead keeps a frame of a track other than the video track while the
@@ -469,6 +504,10 @@ func (f *Fragmenter) openWithLead(key *media.Frame, idx int, est time.Duration) 
 	*key = frames[kpos]
 	f.frames, f.meta = frames, meta
 	f.start, f.firstIdx, f.maxEnd = s, meta[0].idx, maxEnd
+	f.size = clusterOverhead
+	for i := range frames {
+		f.size += len(frames[i].Data) + blockOverhead
+	}
 }
 
 // cut closes the open fragment before fr, which starts the next one, and
@@ -554,7 +593,98 @@ func (f *Fragmenter) cut(fr *media.Frame, idx int, est time.Duration) *Fragment 
 	}
 	f.frames, f.meta, f.spare = nf, nm, meta[:0]
 	f.start, f.firstIdx, f.maxEnd = s, idx, newEnd
+	f.size = clusterOverhead
+	for i := range nf {
+		f.size += len(nf[i].Data) + blockOverhead
+	}
 	return out
+}
+
+// splitAtLastKey closes the open fragment before its latest video key frame
+// after the first frame, when every frame before that key frame lies before
+// it in timecode units (so the new fragment's start needs no repair), and
+// returns the closed part; the key frame and what follows stay open. It
+// returns nil when there is no such key frame.
+func (f *Fragmenter) splitAtLastKey() *Fragment {
+	k := -1
+	for i := len(f.frames) - 1; i > 0; i-- {
+		if f.meta[i].idx == f.video && f.frames[i].Key {
+			k = i
+			break
+		}
+	}
+	if k < 0 {
+		return nil
+	}
+	s := f.unitOf(f.frames[k].PTS)
+	startT := time.Duration(f.start) * f.unit
+	maxEnd, maxUnit := startT, f.start
+	for i := range k {
+		u := f.unitOf(f.frames[i].PTS)
+		if u >= s {
+			return nil
+		}
+		maxUnit = max(maxUnit, u)
+		maxEnd = max(maxEnd, f.meta[i].end)
+	}
+	old := f.frames
+	nf := append(make([]media.Frame, 0, f.capHint()), old[k:]...)
+	clear(old[k:])
+	out := f.emit(old[:k:k], maxEnd, maxUnit)
+	n := copy(f.meta, f.meta[k:])
+	f.meta = f.meta[:n]
+	f.frames = nf
+	f.start, f.firstIdx = s, f.video
+	f.maxEnd = f.meta[0].end
+	f.size = clusterOverhead
+	for i := range nf {
+		f.maxEnd = max(f.maxEnd, f.meta[i].end)
+		f.size += len(nf[i].Data) + blockOverhead
+	}
+	return out
+}
+
+// refuseGOP drops the open fragment and fr, a frame of a video GOP that
+// would make it larger than the maximum size, and waits for the next video
+// key frame. It returns the error that names the GOP's length: from the open
+// fragment's latest video key frame to fr.
+func (f *Fragmenter) refuseGOP(fr *media.Frame, idx int) error {
+	k := 0
+	for i := len(f.frames) - 1; i >= 0; i-- {
+		if f.meta[i].idx == f.video && f.frames[i].Key {
+			k = i
+			break
+		}
+	}
+	gopStart := f.frames[k].PTS
+	pictures, bytes := 0, len(fr.Data)
+	if idx == f.video {
+		pictures++
+	}
+	for i := k; i < len(f.frames); i++ {
+		if f.meta[i].idx == f.video {
+			pictures++
+		}
+		bytes += len(f.frames[i].Data)
+	}
+	span := fr.PTS - gopStart
+	f.dropOpen()
+	f.stats.DroppedOversize++
+	f.stats.OversizeGOPs++
+	f.waitKey, f.cont = true, false
+	return fmt.Errorf("push frame of track %d (pts %v): %w: the GOP from the video key frame at %v reached %d pictures, "+
+		"%.2f s and %d bytes without another key frame, and a fragment may hold at most %d bytes; "+
+		"encode with key frames more often (ffmpeg -g, x264 keyint, GStreamer x264enc key-int-max; "+
+		"e.g. -g 60 for one every 2 s at 30 fps)",
+		fr.Track, fr.PTS, ErrFragmentTooLarge, gopStart, pictures, span.Seconds(), bytes, f.maxSize)
+}
+
+// dropOpen drops the open fragment's frames, counting them as oversize.
+func (f *Fragmenter) dropOpen() {
+	f.stats.DroppedOversize += uint64(len(f.frames))
+	f.frames = nil
+	f.meta = f.meta[:0]
+	f.size = 0
 }
 
 // emit hands out the frames as the next fragment.

@@ -14,7 +14,31 @@ const (
 	DefaultTargetDuration = 2 * time.Second
 	DefaultMaxDuration    = 20 * time.Second
 	DefaultTimecodeUnit   = time.Millisecond
+	// DefaultMaxSize is the service's fragment size limit (50 MB).
+	DefaultMaxSize = 50 << 20
 )
+
+// blockOverhead bounds what a frame adds to a Cluster beside its data: a
+// SimpleBlock's ID, size, track number, timecode and flags.
+const blockOverhead = 16
+
+// clusterOverhead bounds a Cluster's own header and timecode.
+const clusterOverhead = 64
+
+// WithMaxSize sets the largest a fragment may be, in bytes of frame data
+// plus Matroska block headers (default 50 MB, the service's limit). A
+// fragment about to grow past it is cut at a video key frame, or at any
+// frame without key-frame fragmentation; inside a video GOP Push refuses the
+// frame with ErrFragmentTooLarge instead. It must be at least 1 kB.
+func WithMaxSize(n int) Option {
+	return func(f *Fragmenter) error {
+		if n < 1024 {
+			return fmt.Errorf("%w: max size %d bytes is below 1 kB", ErrInvalidOption, n)
+		}
+		f.maxSize = n
+		return nil
+	}
+}
 
 // WithTargetDuration sets the fragment duration aimed for (default 2 s): a
 // fragment is cut at the first video key frame (or, without key-frame

@@ -189,7 +189,13 @@ func (p *Producer) WriteFrame(ctx context.Context, f media.Frame) error {
 	}
 	closed, err := p.frag.Push(f)
 	if err != nil {
-		p.mu.Unlock()
+		if closed != nil {
+			// Whole GOPs closed before a refused one are sent.
+			p.addLocked(closed)
+			p.unlock()
+		} else {
+			p.mu.Unlock()
+		}
 		return fmt.Errorf("producer: stream %s: %w", p.cfg.StreamName, err)
 	}
 	p.stats.Frames++

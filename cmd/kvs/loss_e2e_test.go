@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"io"
 	"math"
 	"net/http"
 	"os"
@@ -15,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"kvskit/device"
 	"kvskit/internal/testenv"
+	"kvskit/mkv"
 )
 
 // probePacket is one packet as ffprobe lists it.
@@ -388,5 +392,90 @@ func TestPutInterruptSendsWhatWasRead(t *testing.T) {
 				t.Fatalf("stream %d packet %d differs from the clip's", stream, i)
 			}
 		}
+	}
+}
+
+// hugeGOPFile writes an MKV of H.264 from an ffmpeg clip (a key frame every
+// second at 30 fps): two seconds as they are, then a GOP whose 59 pictures
+// after its key frame carry 1 MB of filler data each (59 MB, more than a
+// fragment may hold), then the rest of the clip.
+func hugeGOPFile(t *testing.T, dir string) string {
+	t.Helper()
+	clip := ffmpegMake(t, filepath.Join(dir, "clip.mkv"), "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-t", "5",
+		"-c:v", "libx264", "-preset", "veryfast", "-bf", "0", "-g", "30")
+	src, err := device.OpenFile(clip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	// A filler-data NAL unit (type 12) of 1 MB, in AVCC form.
+	filler := make([]byte, 4+1<<20)
+	binary.BigEndian.PutUint32(filler, uint32(len(filler)-4))
+	filler[4] = 12
+	for i := 5; i < len(filler)-1; i++ {
+		filler[i] = 0xff
+	}
+	filler[len(filler)-1] = 0x80
+	out := filepath.Join(dir, "huge-gop.mkv")
+	fh, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	w := mkv.NewWriter(fh)
+	if err := w.WriteHeader(mkv.SegmentInfo{Title: "huge GOP"}, src.Tracks()); err != nil {
+		t.Fatal(err)
+	}
+	for n := 0; ; n++ {
+		fr, err := src.ReadFrame()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := fr.Data
+		if n > 60 && n < 120 {
+			// Pictures 61-119: the key frame at 90 becomes an ordinary
+			// picture too, so one GOP runs from 60 to 119.
+			data = append(append([]byte(nil), fr.Data...), filler...)
+		}
+		key := fr.Key && n != 90
+		if err := w.StartCluster(fr.PTS.Milliseconds()); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WriteBlock(fr.Track, 0, key, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// TestPutRefusesHugeGOP uploads a file with a GOP larger than a fragment may
+// be: kvs put refuses it before sending anything of it, names its length and
+// the encoder setting that fixes it, and exits non-zero; what came before it
+// is archived.
+func TestPutRefusesHugeGOP(t *testing.T) {
+	dir := t.TempDir()
+	file := hugeGOPFile(t, dir)
+	p := startServe(t, filepath.Join(dir, "data"))
+	_, errOut, err := p.put(t, nil, file, "--stream", "huge", "--create-stream", "--max-bytes-per-second", "-1")
+	if err == nil {
+		t.Fatalf("kvs put of a 59 MB GOP succeeded:\n%s", errOut)
+	}
+	for _, want := range []string{"GOP larger than a fragment may be", "pictures", "bytes", "ffmpeg -g", "keyint"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("the error does not say %q:\n%s", want, errOut)
+		}
+	}
+	// Nothing of the GOP reached the endpoint: it refused no fragment.
+	if strings.Contains(p.Stderr(), "MAX_FRAGMENT_SIZE") || strings.Contains(p.Stderr(), "4001") {
+		t.Errorf("the endpoint received the oversized GOP:\n%s", p.Stderr())
+	}
+	t.Logf("kvs put said:\n%s", errOut)
+	// The two seconds before it are archived: the first fragment.
+	frags := p.fragmentsOf(t, "huge")
+	if len(frags) != 1 {
+		t.Fatalf("%d fragments archived, want the one before the huge GOP", len(frags))
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"kvskit/device"
+	"kvskit/fragment"
 	"kvskit/media"
 	"kvskit/producer"
 )
@@ -244,6 +245,12 @@ func runPut(ctx context.Context, cmd *cobra.Command, o putOptions, path string) 
 		log.Warn("frames dropped: "+skippedText(stats), "stream", o.stream)
 	}
 	if readErr != nil {
+		switch {
+		case errors.Is(readErr, fragment.ErrFragmentTooLarge):
+			return fmt.Errorf("%w (%d fragments persisted before it; nothing of that GOP was sent)", readErr, stats.Persisted)
+		case discarded == 0:
+			return fmt.Errorf("%w (%d fragments persisted before it)", readErr, stats.Persisted)
+		}
 		return fmt.Errorf("%w (%d fragments persisted before it; the %d frames read after the last whole fragment were not sent)",
 			readErr, stats.Persisted, discarded)
 	}
