@@ -117,7 +117,7 @@ func runDemo(ctx context.Context, cmd *cobra.Command, o demoOptions) error {
 	}
 	fmt.Fprintf(out, "kvs demo: local endpoint at %s (data %s)\n", url, dir)
 	fmt.Fprintf(out, "kvs demo: streaming %s (%s) into stream %q\n", clip.Name, trackSummary(src.Tracks()), o.stream)
-	fmt.Fprintf(out, "kvs demo: watch it with:\n  AWS_SHARED_CREDENTIALS_FILE=%s kvs get media --endpoint-url %s --region %s --stream %s -o - | ffplay -\n",
+	fmt.Fprintf(out, "kvs demo: watch it with:\n  AWS_SHARED_CREDENTIALS_FILE=%s kvs get media --endpoint-url %s --region %s --stream %s --start now --follow -o - | ffplay -\n",
 		credPath, url, region, o.stream)
 
 	tick := time.NewTicker(5 * time.Second)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -138,20 +139,28 @@ func (nopCloser) Close() error { return nil }
 
 func newGetMediaCmd() *cobra.Command {
 	var co clientOptions
-	var stream, start, timestamp, out, tags, fragments string
+	var o getMediaOptions
+	var out, tags, fragments string
 	cmd := &cobra.Command{
 		Use:   "media --stream NAME -o FILE|-",
 		Short: "Download a stream's media (GetMedia, or GetMediaForFragmentList with --fragments)",
-		Long: `Write a stream's media as MKV. By default GetMedia from --start (now,
-earliest, a fragment number, or a time as RFC 3339 or epoch seconds compared
-with --timestamp producer|server) until the service ends the response; with
---fragments N1,N2,... the listed fragments (GetMediaForFragmentList).
---tags FILE|- writes one JSON line per fragment with the fragment number,
-timestamps and frame count decoded from the AWS_KINESISVIDEO_* tags.`,
-		Args: cobra.NoArgs,
+		Long:  getMediaLong,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if stream == "" || out == "" {
+			if o.stream == "" || out == "" {
 				return errors.New("--stream and -o are required")
+			}
+			if tags != "" && tags == out && out == "-" {
+				return errors.New("--tags and -o cannot both be standard output")
+			}
+			if fragments != "" && (o.follow || cmd.Flags().Changed("start")) {
+				return errors.New("--fragments reads the listed fragments: it takes neither --start nor --follow")
+			}
+			if fragments == "" {
+				// Usage errors before any request.
+				if _, err := startSelector(o.start, o.timestamp); err != nil {
+					return err
+				}
 			}
 			ctx := cmd.Context()
 			cfg, endpoint, err := co.resolve(ctx)
@@ -159,20 +168,6 @@ timestamps and frame count decoded from the AWS_KINESISVIDEO_* tags.`,
 				return err
 			}
 			client := kvsapi.New(cfg, endpoint)
-			var body io.ReadCloser
-			if fragments != "" {
-				body, err = client.GetMediaForFragmentList(ctx, stream, strings.Split(fragments, ","))
-			} else {
-				sel, serr := startSelector(start, timestamp)
-				if serr != nil {
-					return serr
-				}
-				body, err = client.GetMedia(ctx, stream, sel)
-			}
-			if err != nil {
-				return err
-			}
-			defer body.Close()
 			w, err := openOutput(out)
 			if err != nil {
 				return err
@@ -180,27 +175,21 @@ timestamps and frame count decoded from the AWS_KINESISVIDEO_* tags.`,
 			defer w.Close()
 			var tagw io.WriteCloser
 			if tags != "" {
-				if tags == out && out == "-" {
-					return errors.New("--tags and -o cannot both be standard output")
-				}
 				if tagw, err = openOutput(tags); err != nil {
 					return err
 				}
 				defer tagw.Close()
 			}
-			n := 0
-			err = decodeTags(io.TeeReader(body, w), func(fi fragmentInfo) error {
-				n++
-				if fi.ErrorCode != "" {
-					return fmt.Errorf("the service reported %s (%s) after fragment %d", fi.ErrorCode, fi.ErrorID, n-1)
+			var n int
+			if fragments != "" {
+				n, err = getFragmentList(ctx, client, o.stream, strings.Split(fragments, ","), w, tagw)
+			} else {
+				var tw io.Writer
+				if tagw != nil {
+					tw = tagw
 				}
-				if tagw == nil {
-					return nil
-				}
-				b, _ := json.Marshal(fi)
-				_, werr := tagw.Write(append(b, '\n'))
-				return werr
-			})
+				n, err = runGetMedia(ctx, client, o, w, tw)
+			}
 			if err != nil {
 				return err
 			}
@@ -212,13 +201,37 @@ timestamps and frame count decoded from the AWS_KINESISVIDEO_* tags.`,
 	}
 	co.addFlags(cmd)
 	f := cmd.Flags()
-	f.StringVar(&stream, "stream", "", "stream name (required)")
-	f.StringVar(&start, "start", "now", "where to start: now, earliest, a fragment number, or a time")
-	f.StringVar(&timestamp, "timestamp", "producer", "which timestamp a --start time refers to: producer or server")
+	f.StringVar(&o.stream, "stream", "", "stream name (required)")
+	f.StringVar(&o.start, "start", "earliest", "where to start: earliest, a fragment number, a time, or now (with --follow)")
+	f.StringVar(&o.timestamp, "timestamp", "producer", "which timestamp a --start time refers to: producer or server")
+	f.BoolVarP(&o.follow, "follow", "f", false, "keep waiting for new fragments (as tail -f) until SIGINT/SIGTERM")
 	f.StringVarP(&out, "output-file", "o", "", "MKV output file, - for standard output (required)")
 	f.StringVar(&tags, "tags", "", "write a JSON line per fragment to FILE (- for standard output)")
 	f.StringVar(&fragments, "fragments", "", "comma-separated fragment numbers (GetMediaForFragmentList)")
 	return cmd
+}
+
+// getFragmentList writes the listed fragments (GetMediaForFragmentList).
+func getFragmentList(ctx context.Context, client *kvsapi.Client, stream string, numbers []string, w io.Writer, tagw io.Writer) (int, error) {
+	body, err := client.GetMediaForFragmentList(ctx, stream, numbers)
+	if err != nil {
+		return 0, err
+	}
+	defer body.Close()
+	n := 0
+	err = decodeTags(io.TeeReader(body, w), func(fi fragmentInfo) error {
+		n++
+		if fi.ErrorCode != "" {
+			return fmt.Errorf("the service reported %s (%s) after fragment %d", fi.ErrorCode, fi.ErrorID, n-1)
+		}
+		if tagw == nil {
+			return nil
+		}
+		b, _ := json.Marshal(fi)
+		_, werr := tagw.Write(append(b, '\n'))
+		return werr
+	})
+	return n, err
 }
 
 func newGetFragmentsCmd() *cobra.Command {

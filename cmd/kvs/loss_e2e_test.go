@@ -479,3 +479,73 @@ func TestPutRefusesHugeGOP(t *testing.T) {
 		t.Fatalf("%d fragments archived, want the one before the huge GOP", len(frags))
 	}
 }
+
+// TestGetMediaWholeArchive reads a stream that is not live with plain kvs
+// get media: the whole archive, ended as soon as the last fragment is in
+// (not after the endpoint's 10 s of idle), and a clear error for a stream
+// with nothing in it.
+func TestGetMediaWholeArchive(t *testing.T) {
+	dir := t.TempDir()
+	clip := makeClip(t, dir, 4)
+	p := startServe(t, filepath.Join(dir, "data"), "--getmedia-idle-timeout", "10s")
+	if _, errOut, err := p.put(t, nil, clip, "--stream", "whole", "--create-stream"); err != nil {
+		t.Fatalf("kvs put: %v\n%s", err, errOut)
+	}
+	got := filepath.Join(dir, "whole.mkv")
+	began := time.Now()
+	if _, errOut, err := p.kvs(t, "get", "media", "--stream", "whole", "-o", got); err != nil {
+		t.Fatalf("get media: %v %s", err, errOut)
+	}
+	if took := time.Since(began); took > 5*time.Second {
+		t.Errorf("get media took %v: it waited for the endpoint to end the response", took)
+	}
+	equalHashes(t, "whole archive video", framemd5(t, clip, "v:0"), framemd5(t, got, "v:0"))
+	equalHashes(t, "whole archive audio", framemd5(t, clip, "a:0"), framemd5(t, got, "a:0"))
+
+	createStream(t, p, "empty", 24)
+	_, errOut, err := p.kvs(t, "get", "media", "--stream", "empty", "-o", filepath.Join(dir, "empty.mkv"))
+	if err == nil || !strings.Contains(errOut, "holds no fragments") || !strings.Contains(errOut, "--follow") {
+		t.Errorf("get media of an empty stream: %v\n%s", err, errOut)
+	}
+	_, errOut, err = p.kvs(t, "get", "media", "--stream", "whole", "--start", "now", "-o", filepath.Join(dir, "now.mkv"))
+	if err == nil || !strings.Contains(errOut, "--follow") {
+		t.Errorf("get media --start now without --follow: %v\n%s", err, errOut)
+	}
+}
+
+// TestGetMediaFollow follows a stream as tail -f does: fragments written by
+// two uploads with idle gaps between them (the endpoint ends idle GetMedia
+// responses after 1 s) all arrive in one playable file, until SIGINT.
+func TestGetMediaFollow(t *testing.T) {
+	dir := t.TempDir()
+	clip := makeClip(t, dir, 4)
+	p := startServe(t, filepath.Join(dir, "data"))
+	createStream(t, p, "follow", 24)
+	got := filepath.Join(dir, "follow.mkv")
+	cmd := exec.Command(kvsBin, "get", "media", "--stream", "follow", "--start", "now", "--follow", "-o", got)
+	cmd.Env = append(p.Env(), "AWS_ENDPOINT_URL_KINESIS_VIDEO="+p.URL)
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill() }()
+	time.Sleep(2500 * time.Millisecond)
+	for i := range 2 {
+		if _, errOut, err := p.put(t, nil, clip, "--stream", "follow"); err != nil {
+			t.Fatalf("kvs put %d: %v\n%s", i, err, errOut)
+		}
+		time.Sleep(2500 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("get media --follow after SIGINT: %v\n%s", err, stderr.String())
+	}
+	want := framemd5(t, clip, "v:0")
+	equalHashes(t, "followed video", append(want, want...), framemd5(t, got, "v:0"))
+	if !strings.Contains(stderr.String(), "4 fragments written") {
+		t.Errorf("summary: %s", stderr.String())
+	}
+}
