@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -547,5 +548,44 @@ func TestGetMediaFollow(t *testing.T) {
 	equalHashes(t, "followed video", append(want, want...), framemd5(t, got, "v:0"))
 	if !strings.Contains(stderr.String(), "4 fragments written") {
 		t.Errorf("summary: %s", stderr.String())
+	}
+}
+
+// TestPutMemoryBounded uploads a 100 MB file at full speed into an endpoint
+// that takes 25 MB/s: kvs put holds no more than its buffer, so the whole
+// process peaks under 64 MB (it used to buffer the file), and every fragment
+// is persisted.
+func TestPutMemoryBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("uploads 100 MB")
+	}
+	dir := t.TempDir()
+	part := ffmpegMake(t, filepath.Join(dir, "part.mkv"), "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-t", "4",
+		"-c:v", "libx264", "-preset", "ultrafast", "-b:v", "25M", "-maxrate", "25M", "-bufsize", "25M", "-g", "60", "-bf", "0")
+	big := ffmpegMake(t, filepath.Join(dir, "big.mkv"), "-stream_loop", "11", "-i", part, "-c", "copy")
+	st, err := os.Stat(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size() < 80<<20 {
+		t.Fatalf("input of %d bytes, want about 100 MB", st.Size())
+	}
+	p := startServe(t, filepath.Join(dir, "data"), "--max-bytes-per-second", "25e6", "--max-fragments-per-second", "1000")
+	cmd := exec.Command(kvsBin, "put", big, "--stream", "big", "--create-stream",
+		"--max-bytes-per-second", "-1", "--max-fragments-per-second", "-1", "--output", "json")
+	cmd.Env = append(p.Env(), "AWS_ENDPOINT_URL_KINESIS_VIDEO="+p.URL)
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("kvs put: %v\n%s", err, stderr.String())
+	}
+	peakKB := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+	done := lastDone(t, stderr.String())
+	t.Logf("%d MB uploaded, peak resident memory %d kB, %d fragments persisted", st.Size()>>20, peakKB, done.Persisted)
+	if peakKB > 64<<10 {
+		t.Errorf("kvs put peaked at %d kB of resident memory, want under 64 MB", peakKB)
+	}
+	if done.Persisted == 0 || done.Persisted != done.Fragments || len(p.fragmentsOf(t, "big")) != done.Persisted {
+		t.Errorf("done event %+v: want every fragment persisted and listed", done)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -33,7 +34,15 @@ type putOptions struct {
 	tags        []string
 	maxBytes    float64
 	maxFrags    float64
+	bufferSize  string
 }
+
+// defaultPutBuffer bounds the fragments kvs put holds until they are
+// acknowledged: with the reader, the open fragment and the garbage
+// collector's headroom the whole process stays under 64 MB, and an upload
+// at full speed over loopback still never waits on it for long (a fragment
+// is acknowledged well before 16 MB more are sent).
+const defaultPutBuffer = "16MB"
 
 func newPutCmd() *cobra.Command {
 	var o putOptions
@@ -49,7 +58,8 @@ as the stream's limits allow (12.5 MB/s, 5 fragments/s); --realtime paces it by
 the timestamps, as a camera would, and runs the Go garbage collector at GOGC=25
 (less memory for a little CPU) unless GOGC is set. The exit status is 0 only when every fragment
 was persisted (received, for a stream whose retention is 0, which stores nothing); otherwise kvs
-names what failed and why.
+names what failed and why. --buffer-size (default 16MB) bounds the fragments held until they are
+acknowledged, and with them the process's memory (under 64 MB): reading waits while it is full.
 
 The first SIGINT (Ctrl-C) or SIGTERM ends the input where it is: every frame read so far is sent
 and acknowledged, and kvs exits with 130 (SIGINT) or 143 (SIGTERM). A second one aborts the upload.`,
@@ -72,6 +82,7 @@ and acknowledged, and kvs exits with 130 (SIGINT) or 143 (SIGTERM). A second one
 	f.StringSliceVar(&o.tags, "tag", nil, "stream tag KEY=VALUE for --create-stream (repeatable)")
 	f.Float64Var(&o.maxBytes, "max-bytes-per-second", 0, "client-side pacing (default: the KVS limit, 12.5 MB/s; -1: none, for a local endpoint with raised limits)")
 	f.Float64Var(&o.maxFrags, "max-fragments-per-second", 0, "client-side pacing (default: the KVS limit, 5; -1: none)")
+	f.StringVar(&o.bufferSize, "buffer-size", defaultPutBuffer, "bytes of fragments held until acknowledged (e.g. 8MB, 64MiB); reading waits while it is full")
 	return cmd
 }
 
@@ -107,6 +118,13 @@ func runPut(ctx context.Context, cmd *cobra.Command, o putOptions, path string) 
 	}
 	if o.output != "text" && o.output != "json" {
 		return fmt.Errorf("--output %q: want text or json", o.output)
+	}
+	bufferBytes, err := parseSize(o.bufferSize)
+	if err != nil {
+		return fmt.Errorf("--buffer-size: %w", err)
+	}
+	if bufferBytes < 1<<20 {
+		return fmt.Errorf("--buffer-size %s: want at least 1MB", o.bufferSize)
 	}
 	start := time.Now()
 	if o.startTime != "" {
@@ -148,6 +166,7 @@ func runPut(ctx context.Context, cmd *cobra.Command, o putOptions, path string) 
 		Profile: o.client.profile, CreateStream: o.create, RetentionHours: o.retention, Tags: tags,
 		StartTime: start, FragmentDuration: o.fragmentDur, Block: true, Logger: log,
 		MaxBytesPerSecond: o.maxBytes, MaxFragmentsPerSecond: o.maxFrags,
+		BufferBytes: bufferBytes,
 	}
 	if r, ok := src.(device.Recycler); ok {
 		// Acknowledged frames' memory goes back to the reader.
@@ -313,6 +332,24 @@ func signalExitCode(sig os.Signal) int {
 		return 128 + int(s)
 	}
 	return 1
+}
+
+// parseSize reads a byte count: a number with an optional unit, decimal
+// (kB, MB, GB) or binary (KiB, MiB, GiB); a bare number is bytes.
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := len(t)
+	for i > 0 && (t[i-1] < '0' || t[i-1] > '9') && t[i-1] != '.' {
+		i--
+	}
+	num, unit := t[:i], strings.ToLower(strings.TrimSpace(t[i:]))
+	mult := map[string]float64{"": 1, "b": 1, "k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9,
+		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}[unit]
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || mult == 0 || v < 0 || v*mult > 1<<40 {
+		return 0, fmt.Errorf("%q: want a size such as 16MB, 64MiB or 8000000", s)
+	}
+	return int64(v * mult), nil
 }
 
 // signalName names SIGINT and SIGTERM as people know them.
