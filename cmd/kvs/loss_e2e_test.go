@@ -589,3 +589,47 @@ func TestPutMemoryBounded(t *testing.T) {
 		t.Errorf("done event %+v: want every fragment persisted and listed", done)
 	}
 }
+
+// TestPutSecondSignalAborts: after a first SIGINT kvs put waits for the
+// acknowledgements of what it read; with the endpoint stopped they never
+// come, and a second SIGINT aborts at once, saying so.
+func TestPutSecondSignalAborts(t *testing.T) {
+	dir := t.TempDir()
+	clip := makeClip(t, dir, 12)
+	p := startServe(t, filepath.Join(dir, "data"))
+	cmd := exec.Command(kvsBin, "put", clip, "--stream", "aborted", "--create-stream", "--realtime")
+	cmd.Env = append(p.Env(), "AWS_ENDPOINT_URL_KINESIS_VIDEO="+p.URL)
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	time.Sleep(3 * time.Second)
+	// The endpoint stops answering: the open fragment is never acknowledged.
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = p.cmd.Process.Signal(syscall.SIGCONT) }()
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("kvs put ended after one SIGINT without its acknowledgements: %v\n%s", err, stderr.String())
+	case <-time.After(2 * time.Second):
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 130 || !strings.Contains(stderr.String(), "aborted by a second signal (SIGINT)") {
+			t.Fatalf("exit after the second SIGINT: %v, want status 130 and the reason\n%s", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("kvs put still running 10 s after the second SIGINT\n%s", stderr.String())
+	}
+}
