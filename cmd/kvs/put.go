@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strconv"
@@ -86,8 +87,10 @@ and acknowledged, and kvs exits with 130 (SIGINT) or 143 (SIGTERM). A second one
 	return cmd
 }
 
-func openSource(path string, fps float64, format string) (device.Source, int64, error) {
-	var opts []device.Option
+func openSource(path string, fps float64, format string, log *slog.Logger) (device.Source, int64, error) {
+	// The reader's warnings (frames it had to drop or could not order) reach
+	// the user's log: nothing is dropped without a word.
+	opts := []device.Option{device.WithLogger(log.With("source", path))}
 	if fps > 0 {
 		opts = append(opts, device.WithFPS(fps))
 	}
@@ -149,7 +152,7 @@ func runPut(ctx context.Context, cmd *cobra.Command, o putOptions, path string) 
 	if o.realtime {
 		log.Debug("garbage collector target", "gogc", tuneGCForStreaming())
 	}
-	src, total, err := openSource(path, o.fps, o.format)
+	src, total, err := openSource(path, o.fps, o.format, log)
 	if err != nil {
 		return err
 	}

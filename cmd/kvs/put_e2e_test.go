@@ -266,3 +266,30 @@ func TestPutRetentionZero(t *testing.T) {
 		t.Errorf("a stream with retention 0 lists %d fragments", len(list))
 	}
 }
+
+// TestPutReportsSourceWarnings uploads an MPEG-TS file cut in the middle
+// of a GOP, as a recording that began mid-stream: the reader drops the
+// pictures before the first SPS, and kvs put says so on stderr instead of
+// dropping them without a word.
+func TestPutReportsSourceWarnings(t *testing.T) {
+	dir := t.TempDir()
+	ts := ffmpegMake(t, filepath.Join(dir, "in.ts"), "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-t", "4",
+		"-c:v", "libx264", "-bf", "0", "-g", "60", "-f", "mpegts")
+	raw, err := os.ReadFile(ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := len(raw) / 188 / 6 * 188 // a sixth in: inside the first GOP
+	path := filepath.Join(dir, "cut.ts")
+	if err := os.WriteFile(path, raw[cut:], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startServe(t, filepath.Join(dir, "data"))
+	_, errOut, err := p.put(t, nil, path, "--stream", "cut", "--create-stream")
+	if err != nil {
+		t.Fatalf("kvs put: %v\n%s", err, errOut)
+	}
+	if !strings.Contains(errOut, "dropped frames before the decoder configuration") {
+		t.Errorf("kvs put did not report the pictures the reader dropped:\n%s", errOut)
+	}
+}
