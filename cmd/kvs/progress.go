@@ -27,7 +27,9 @@ type progress struct {
 	drawn    bool
 	// Frames sent and dropped, for the final JSON event.
 	frames, dropped, droppedVideo uint64
-	interrupted                   bool
+	// resent counts fragments sent again after a reconnect.
+	resent      uint64
+	interrupted bool
 }
 
 func isTerminal(f *os.File) bool {
@@ -96,6 +98,7 @@ func (p *progress) draw(now time.Time, final bool) {
 			ev["frames"] = p.frames
 			ev["frames_dropped_before_key_frame"] = p.dropped
 			ev["video_frames_dropped_before_key_frame"] = p.droppedVideo
+			ev["fragments_resent"] = p.resent
 			if p.interrupted {
 				ev["interrupted"] = true
 			}
@@ -130,12 +133,13 @@ func (p *progress) draw(now time.Time, final bool) {
 	}
 }
 
-// setFrames records the frame counts of the final event: frames sent, and
-// frames dropped while waiting for a video key frame (video among them).
-func (p *progress) setFrames(sent, dropped, droppedVideo uint64) {
+// setFrames records the counts of the final event: frames sent, frames
+// dropped while waiting for a video key frame (video among them), and
+// fragments sent again after a reconnect.
+func (p *progress) setFrames(sent, dropped, droppedVideo, resent uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.frames, p.dropped, p.droppedVideo = sent, dropped, droppedVideo
+	p.frames, p.dropped, p.droppedVideo, p.resent = sent, dropped, droppedVideo, resent
 }
 
 // setInterrupted records that a signal ended the input early.

@@ -260,7 +260,7 @@ func runPut(ctx context.Context, cmd *cobra.Command, o putOptions, path string) 
 			sig = os.Interrupt
 		}
 	}
-	prog.setFrames(stats.Frames-stats.FramesSkipped, stats.FramesSkipped, stats.FramesSkippedVideo)
+	prog.setFrames(stats.Frames-stats.FramesSkipped, stats.FramesSkipped, stats.FramesSkippedVideo, stats.Duplicates)
 	prog.setInterrupted(sig != nil)
 	prog.finish()
 	if stats.FramesSkipped > 0 {
@@ -297,6 +297,11 @@ func runPut(ctx context.Context, cmd *cobra.Command, o putOptions, path string) 
 		dropped := ""
 		if stats.FramesSkipped > 0 {
 			dropped = "; " + skippedText(stats)
+		}
+		if stats.Duplicates > 0 {
+			// Their acknowledgements were lost with a connection; an
+			// endpoint that recognises them keeps each once.
+			dropped += fmt.Sprintf("; %d fragments sent again after a reconnect", stats.Duplicates)
 		}
 		fmt.Fprintf(os.Stderr, "kvs put: %s (%s, %d frames%s) in %s\n",
 			what, humanBytes(float64(sent)), stats.Frames-stats.FramesSkipped, dropped, time.Since(wallStart).Round(time.Millisecond))
