@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"kvskit/media"
+	"kvskit/producer/spool"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 )
@@ -72,6 +73,23 @@ type Config struct {
 	// files) makes WriteFrame wait for room; false (live sources) drops the
 	// oldest whole unacknowledged fragments and reports them.
 	Block bool
+	// SpoolDir, when set, keeps every closed fragment on disk (package
+	// kvskit/producer/spool, one directory per stream) from its closing until
+	// it is acknowledged, so that an outage longer than the memory bounds or
+	// a crash or power cut of the process loses nothing: a fragment is sent
+	// only once written, and New uploads the fragments an earlier run left
+	// there first, oldest first, with their own producer timestamps. In live
+	// mode (Block false) BufferBytes and BufferDuration then bound only the
+	// fragments kept in memory: older ones are read back from the spool when
+	// their turn comes, and fragments are dropped (oldest first, reported)
+	// only when the spool is full.
+	SpoolDir string
+	// SpoolMaxBytes bounds the spool's files (default 1 GiB).
+	SpoolMaxBytes int64
+	// SpoolNoSync skips the fsync of each spool file and of the directory:
+	// a crash of the process still loses nothing, a power cut may.
+	SpoolNoSync bool
+
 	// SegmentUID is the 16-byte Matroska SegmentUID, kept across the
 	// sessions of the stream (default random per Producer).
 	SegmentUID []byte
@@ -159,6 +177,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.BufferBytes < 0 {
 		return c, fmt.Errorf("%w: negative BufferBytes", ErrInvalidConfig)
+	}
+	if c.SpoolMaxBytes == 0 {
+		c.SpoolMaxBytes = spool.DefaultMaxBytes
+	}
+	if c.SpoolMaxBytes < 0 {
+		return c, fmt.Errorf("%w: negative SpoolMaxBytes", ErrInvalidConfig)
 	}
 	if c.MaxBytesPerSecond == 0 {
 		c.MaxBytesPerSecond = DefaultMaxBytesPerSecond
@@ -280,9 +304,25 @@ type Stats struct {
 	// LastPersistedLatency is the latest time from a fragment's closing to
 	// its PERSISTED ACK.
 	LastPersistedLatency time.Duration
-	// BufferFragments, BufferBytes and BufferDuration describe the fragments
-	// held until acknowledged.
+	// BufferFragments counts the fragments held until acknowledged;
+	// BufferBytes and BufferDuration describe those of them held in memory.
 	BufferFragments int
 	BufferBytes     int64
 	BufferDuration  time.Duration
+
+	// With a spool (Config.SpoolDir): Spooled counts fragments written to
+	// it; SpoolFragments and SpoolBytes describe its files now; Recovered
+	// counts the fragments an earlier run left in it, found by New;
+	// SpoolDropped the fragments the full spool dropped (counted in Dropped
+	// too); SpoolCorrupt the damaged files found (deleted) and SpoolLost the
+	// fragments lost with them; SpoolErrors the fragments that could not be
+	// written (kept in memory only).
+	Spooled        uint64
+	SpoolFragments int
+	SpoolBytes     int64
+	Recovered      uint64
+	SpoolDropped   uint64
+	SpoolCorrupt   uint64
+	SpoolLost      uint64
+	SpoolErrors    uint64
 }

@@ -35,6 +35,16 @@
 // Data until its fragment is acknowledged: callers must not modify it after
 // WriteFrame.
 //
+// With Config.SpoolDir every closed fragment is also written to a disk
+// spool (package kvskit/producer/spool) before it is sent, and deleted once
+// acknowledged. A live producer then keeps only a window of fragments in
+// memory and reads older ones back from disk when their turn comes, so an
+// outage loses nothing until the spool is full (then its oldest fragments are
+// dropped and reported). New uploads the fragments an earlier run left in the
+// spool (a crash, a power cut) first, oldest first, with their own producer
+// timestamps and, when they differ, their own tracks, while new frames are
+// accepted; damaged files are skipped and reported.
+//
 // The context given to New bounds the setup only; the upload runs until
 // Close, whose context bounds the wait for the last acknowledgements. When
 // Close returns, every goroutine of the producer has ended.

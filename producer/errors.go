@@ -24,6 +24,9 @@ var (
 	// ErrNotAcknowledged is wrapped by a FragmentFailure for a fragment still
 	// unacknowledged when Close gave up (its context ended).
 	ErrNotAcknowledged = errors.New("producer: fragment not acknowledged")
+	// ErrSpoolCorrupt is wrapped by a FragmentFailure for a spooled fragment
+	// whose file was found damaged (after a power cut) when read back.
+	ErrSpoolCorrupt = errors.New("producer: spooled fragment lost: its file is damaged")
 	// ErrStreamNotFound is wrapped by New when the stream does not exist and
 	// Config.CreateStream is false.
 	ErrStreamNotFound = errors.New("producer: stream not found")
@@ -44,8 +47,12 @@ type FragmentFailure struct {
 	ErrorCode string
 	// Message is the service's explanation, when it gave one.
 	Message string
-	// Err is ErrFragmentRefused, ErrFragmentDropped or ErrNotAcknowledged.
+	// Err is ErrFragmentRefused, ErrFragmentDropped, ErrNotAcknowledged or
+	// ErrSpoolCorrupt.
 	Err error
+	// Spooled is set for a fragment not acknowledged at Close that stays in
+	// the spool: the next producer on the spool sends it.
+	Spooled bool
 }
 
 func (e *FragmentFailure) Error() string {
@@ -62,6 +69,9 @@ func (e *FragmentFailure) Error() string {
 	if e.Message != "" {
 		b.WriteString(": ")
 		b.WriteString(e.Message)
+	}
+	if e.Spooled {
+		b.WriteString(" (kept in the spool for the next run)")
 	}
 	return b.String()
 }

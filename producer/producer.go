@@ -33,6 +33,13 @@ type entry struct {
 	gopStart bool // its video starts with a key frame (or it has no video)
 	inflight bool
 	removed  bool // taken out of the buffer while in flight: release when written
+
+	// With a spool: spooling while queued for the spool (not sent before it
+	// is written), spoolID its file, onDisk when its frames left memory (or
+	// it was recovered from an earlier run) and must be read back to send.
+	spooling bool
+	spoolID  uint64
+	onDisk   bool
 }
 
 // Producer uploads one stream. Its methods are safe for concurrent use,
@@ -76,6 +83,8 @@ type Producer struct {
 
 	evMu    sync.Mutex
 	evSpare []Event
+
+	spool *spooler // nil without Config.SpoolDir
 }
 
 // New prepares the upload of cfg.StreamName with the given tracks: it
@@ -117,14 +126,25 @@ func New(ctx context.Context, cfg Config, tracks []media.Track) (*Producer, erro
 		wake:    make(chan struct{}, 1),
 		room:    make(chan struct{}),
 	}
+	if cfg.SpoolDir != "" {
+		if err := p.openSpool(); err != nil {
+			return nil, err
+		}
+	}
 	p.cp, p.ownHC, err = newControlPlane(ctx, &p.cfg)
 	if err != nil {
+		if p.spool != nil {
+			_ = p.spool.sp.Close()
+		}
 		return nil, err
 	}
 	p.hc = p.cfg.HTTPClient
 	fail := func(err error) (*Producer, error) {
 		if p.ownHC {
 			p.hc.CloseIdleConnections()
+		}
+		if p.spool != nil {
+			_ = p.spool.sp.Close()
 		}
 		return nil, err
 	}
@@ -148,6 +168,9 @@ func New(ctx context.Context, cfg Config, tracks []media.Track) (*Producer, erro
 	p.eventLocked(Event{Type: StreamReady})
 	p.unlock()
 	go p.run()
+	if p.spool != nil {
+		go p.spoolLoop()
+	}
 	if p.cfg.IdleFlush > 0 {
 		p.idle = time.AfterFunc(p.cfg.IdleFlush, p.idleFlush)
 	}
@@ -248,6 +271,7 @@ func (p *Producer) Stats() Stats {
 	s.BufferDuration = p.bufDur
 	p.mu.Unlock()
 	s.BytesSent = p.bytesSent.Load()
+	p.spoolStats(&s)
 	return s
 }
 
@@ -286,6 +310,7 @@ func (p *Producer) Close(ctx context.Context) error {
 		<-p.runDone
 	}
 	p.cancel(ErrClosed)
+	p.stopSpool()
 	if p.ownHC {
 		p.hc.CloseIdleConnections()
 	}
@@ -301,7 +326,7 @@ func (p *Producer) Close(ctx context.Context) error {
 			continue
 		}
 		ce.Fragments = append(ce.Fragments, FragmentFailure{
-			Seq: e.frag.Seq, Timecode: e.tc, Number: e.number, Err: ErrNotAcknowledged,
+			Seq: e.frag.Seq, Timecode: e.tc, Number: e.number, Err: ErrNotAcknowledged, Spooled: e.spoolID != 0,
 		})
 	}
 	if len(ce.Fragments) == 0 && ce.Omitted == 0 && ctxErr == nil {
@@ -375,7 +400,9 @@ func (p *Producer) addLocked(fr *fragment.Fragment) {
 	p.bufBytes += e.size
 	p.bufDur += e.dur
 	p.stats.Fragments++
-	if !p.cfg.Block {
+	if p.spool != nil {
+		p.spoolAddLocked(e)
+	} else if !p.cfg.Block {
 		// Drop whole GOPs, oldest first: a fragment that continues the GOP
 		// of a dropped one (cut without a key frame) cannot be decoded
 		// without it and goes too.
@@ -431,8 +458,11 @@ func (p *Producer) removeLocked(e *entry) {
 		return
 	}
 	p.buf = slices.Delete(p.buf, i, i+1)
-	p.bufBytes -= e.size
-	p.bufDur -= e.dur
+	if !e.onDisk {
+		p.bufBytes -= e.size
+		p.bufDur -= e.dur
+	}
+	p.spoolRemoveLocked(e)
 	if e.inflight {
 		e.removed = true
 	} else {

@@ -399,7 +399,12 @@ func readHTTPError(resp *http.Response) *HTTPError {
 // fragment in order, then new ones as they close. It ends the body on
 // purpose for Close (everything sent) and for rotation.
 func (p *Producer) writeSession(s *session, pw *bodyPipe) error {
-	sw := newSessionWriter(pw, &p.bytesSent, p.cfg.SegmentUID, p.tracks)
+	tracks, pre := p.tracks, p.peekSpooled(s)
+	if pre != nil && pre.err == nil {
+		tracks = pre.tracks // a fragment an earlier run left, with its own tracks
+	}
+	ownTracks := pre == nil || sameTracks(tracks, p.tracks)
+	sw := newSessionWriter(pw, &p.bytesSent, p.cfg.SegmentUID, tracks)
 	if err := sw.writeHeader(); err != nil {
 		_ = pw.CloseWrite(err)
 		return err
@@ -429,7 +434,26 @@ func (p *Producer) writeSession(s *session, pw *bodyPipe) error {
 			e = p.buf[i]
 		}
 		closing := p.closing
-		if e != nil && age < p.cfg.SessionRotation {
+		waitSpool, switchTracks := false, false
+		if e != nil && p.spool != nil {
+			switch {
+			case e.spooling: // sent once on disk
+				e, waitSpool = nil, true
+			case e.onDisk && (pre == nil || pre.e != e):
+				id := e.spoolID
+				p.mu.Unlock()
+				pre = p.readSpooled(e, id)
+				continue
+			case e.onDisk && pre.err != nil:
+				p.lostSpooledLocked(e, pre.err)
+				pre = nil
+				p.unlock()
+				continue
+			case e.onDisk && !sameTracks(pre.tracks, tracks), !e.onDisk && !ownTracks:
+				switchTracks = true // a new session carries its tracks
+			}
+		}
+		if e != nil && age < p.cfg.SessionRotation && !switchTracks {
 			e.inflight = true
 			if e.sends > 0 {
 				p.stats.Duplicates++
@@ -442,7 +466,7 @@ func (p *Producer) writeSession(s *session, pw *bodyPipe) error {
 		}
 		p.mu.Unlock()
 
-		if (e == nil && closing) || age >= p.cfg.SessionRotation {
+		if (e == nil && closing && !waitSpool) || age >= p.cfg.SessionRotation || switchTracks {
 			// End the body at a fragment boundary; the service acknowledges
 			// what it has and ends the response.
 			s.closed.Store(true)
@@ -474,7 +498,11 @@ func (p *Producer) writeSession(s *session, pw *bodyPipe) error {
 		now := time.Now()
 		err := sleep(max(fragPace.reserve(1, now), bytesPace.reserve(float64(e.size), now)))
 		if err == nil {
-			err = sw.writeFragment(e.frag, e.tc)
+			fr := e.frag
+			if pre != nil && pre.e == e {
+				fr, pre = pre.frag, nil // read back from the spool
+			}
+			err = sw.writeFragment(fr, e.tc)
 		}
 		p.mu.Lock()
 		e.inflight = false
