@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"kvskit/device"
 	"kvskit/media"
 	"kvskit/producer"
+	"kvskit/producer/spool"
 )
 
 // defaultRetentionHours is the data retention of a stream that kvs creates
@@ -38,6 +40,18 @@ type cameraConfig struct {
 	// FragmentDuration 0 means the producer's default (2 s).
 	FragmentDuration time.Duration     `yaml:"fragment_duration"`
 	Tags             map[string]string `yaml:"tags"`
+	// Spool is the spool directory shared by the cameras; each camera's
+	// fragments go to its own subdirectory, named after its stream.
+	Spool    string   `yaml:"spool"`
+	SpoolMax byteSize `yaml:"spool_max"`
+}
+
+// spoolDir is the camera's own spool directory, or "" without a spool.
+func (c cameraConfig) spoolDir() string {
+	if c.Spool == "" {
+		return ""
+	}
+	return filepath.Join(c.Spool, c.Stream)
 }
 
 // retention returns the retention for a created stream.
@@ -53,7 +67,9 @@ type captureConfig struct {
 	Cameras []cameraConfig `yaml:"cameras"`
 }
 
-func loadCaptureConfig(path string) (captureConfig, error) {
+// loadCaptureConfig reads the --config file; spool and spoolMax (the
+// --spool and --spool-max flags) apply to cameras that do not set their own.
+func loadCaptureConfig(path, spool string, spoolMax byteSize) (captureConfig, error) {
 	var c captureConfig
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -68,7 +84,14 @@ func loadCaptureConfig(path string) (captureConfig, error) {
 		return c, fmt.Errorf("config %s: no cameras", path)
 	}
 	seen := map[string]bool{}
-	for i, cam := range c.Cameras {
+	for i := range c.Cameras {
+		cam := &c.Cameras[i]
+		if cam.Spool == "" {
+			cam.Spool = spool
+		}
+		if cam.SpoolMax == 0 {
+			cam.SpoolMax = spoolMax
+		}
 		if cam.Source == "" || cam.Stream == "" {
 			return c, fmt.Errorf("config %s: camera %d needs source and stream", path, i+1)
 		}
@@ -114,6 +137,13 @@ several cameras:
       create_stream: true
       retention_hours: 24      # the default, as for --retention
 A stream with retention 0 stores nothing: kvs warns when it writes to one.
+--spool DIR keeps every fragment on disk (in DIR/STREAM, one subdirectory per
+camera; "spool:" and "spool_max:" in --config) from its capture until KVS has
+persisted it: an outage of any length up to --spool-max loses nothing (only
+the newest fragments stay in memory), the oldest fragments are dropped (and
+counted) when the spool is full, and after a crash, kill or power cut the next
+run uploads what was left, oldest first, while capturing. Each fragment file is
+fsynced before it is sent.
 With --metrics-listen, /healthz answers 200 while every camera has had a
 fragment acknowledged recently (persisted; received, for a stream that stores
 nothing), else 503; its JSON body names each camera's problem. /metrics serves
@@ -134,7 +164,7 @@ samples/systemd does), a pass-through capture spends about a fifth less CPU.`,
 			var cams []cameraConfig
 			switch {
 			case o.config != "":
-				c, err := loadCaptureConfig(o.config)
+				c, err := loadCaptureConfig(o.config, o.cam.Spool, o.cam.SpoolMax)
 				if err != nil {
 					return err
 				}
@@ -155,6 +185,9 @@ samples/systemd does), a pass-through capture spends about a fifth less CPU.`,
 	o.cam.RetentionHours = new(int)
 	f.IntVar(o.cam.RetentionHours, "retention", defaultRetentionHours, "data retention in hours for a created stream (0: a stream that stores nothing)")
 	f.DurationVar(&o.cam.FragmentDuration, "fragment-duration", 2*time.Second, "target fragment duration")
+	f.StringVar(&o.cam.Spool, "spool", "", "directory that keeps fragments on disk until persisted (DIR/STREAM per camera)")
+	o.cam.SpoolMax = byteSize(spool.DefaultMaxBytes)
+	f.Var(&o.cam.SpoolMax, "spool-max", "size bound of each camera's spool (e.g. 500M, 20G)")
 	f.StringVar(&o.config, "config", "", "YAML file listing several cameras")
 	f.StringVar(&o.metricsListen, "metrics-listen", "", "address for /healthz and /metrics (e.g. 127.0.0.1:9110)")
 	return cmd
@@ -236,7 +269,8 @@ func (c *camera) run(ctx context.Context, awsCfg aws.Config, endpoint string) er
 			c.log.Error("closing the upload", "err", err)
 		}
 		st := p.Stats()
-		c.log.Info("capture stopped", "persisted", st.Persisted, "dropped", st.Dropped, "failed", st.Failed)
+		c.log.Info("capture stopped", "persisted", st.Persisted, "dropped", st.Dropped, "failed", st.Failed,
+			"spooled_left", st.SpoolFragments, "spool_corrupt", st.SpoolCorrupt)
 	}()
 	// Acknowledged frames go back to the source being read (any source's
 	// pool takes any frame's memory), so a steady capture allocates little.
@@ -266,7 +300,7 @@ func (c *camera) run(ctx context.Context, awsCfg aws.Config, endpoint string) er
 				StreamName: c.cfg.Stream, Region: awsCfg.Region, EndpointURL: endpoint, Credentials: awsCfg.Credentials,
 				CreateStream: c.cfg.CreateStream, RetentionHours: c.cfg.retention(), Tags: c.cfg.Tags,
 				StartTime: origin, FragmentDuration: c.cfg.FragmentDuration, Logger: c.log, OnEvent: c.onEvent,
-				ReleaseFrame: release,
+				ReleaseFrame: release, SpoolDir: c.cfg.spoolDir(), SpoolMaxBytes: int64(c.cfg.SpoolMax),
 			}, src.Tracks())
 			if err != nil {
 				src.Close()
@@ -388,6 +422,11 @@ func metricsHandler(cams []*camera) http.Handler {
 			case problem != "":
 				entry["warning"] = problem
 			}
+			if p := c.prod; p != nil && c.cfg.Spool != "" {
+				st := p.Stats()
+				entry["spool"] = map[string]any{"fragments": st.SpoolFragments, "bytes": st.SpoolBytes,
+					"dropped": st.SpoolDropped, "corrupt": st.SpoolCorrupt, "recovered": st.Recovered}
+			}
 			if !c.lastPersisted.IsZero() {
 				entry["last_persisted"] = c.lastPersisted.UTC().Format(time.RFC3339Nano)
 			}
@@ -426,6 +465,12 @@ var captureMetrics = []metric{
 	{"kvs_source_errors_total", "Source failures (open or read).", "counter", func(c *camera, _ producer.Stats) float64 { return float64(c.sourceErrors) }},
 	{"kvs_buffer_bytes", "Bytes held until acknowledged.", "gauge", func(_ *camera, st producer.Stats) float64 { return float64(st.BufferBytes) }},
 	{"kvs_buffer_seconds", "Media duration held until acknowledged.", "gauge", func(_ *camera, st producer.Stats) float64 { return st.BufferDuration.Seconds() }},
+	{"kvs_spool_fragments", "Fragments held in the disk spool.", "gauge", func(_ *camera, st producer.Stats) float64 { return float64(st.SpoolFragments) }},
+	{"kvs_spool_bytes", "Bytes held in the disk spool.", "gauge", func(_ *camera, st producer.Stats) float64 { return float64(st.SpoolBytes) }},
+	{"kvs_spooled_total", "Fragments written to the disk spool.", "counter", func(_ *camera, st producer.Stats) float64 { return float64(st.Spooled) }},
+	{"kvs_spool_recovered_total", "Fragments an earlier run left in the spool, found at start.", "counter", func(_ *camera, st producer.Stats) float64 { return float64(st.Recovered) }},
+	{"kvs_spool_dropped_total", "Fragments dropped from a full spool.", "counter", func(_ *camera, st producer.Stats) float64 { return float64(st.SpoolDropped) }},
+	{"kvs_spool_corrupt_total", "Damaged spool files found and deleted.", "counter", func(_ *camera, st producer.Stats) float64 { return float64(st.SpoolCorrupt) }},
 	{"kvs_persist_latency_seconds", "Latency of the last PERSISTED acknowledgement.", "gauge", func(c *camera, _ producer.Stats) float64 { return c.persistLatency.Seconds() }},
 }
 
