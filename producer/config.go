@@ -73,6 +73,12 @@ type Config struct {
 	// files) makes WriteFrame wait for room; false (live sources) drops the
 	// oldest whole unacknowledged fragments and reports them.
 	Block bool
+	// ResumeAfter, when set, skips the fragments whose producer timestamp is
+	// not after it: an earlier upload of the same input, with the same
+	// StartTime and FragmentDuration (so the same cuts), persisted them.
+	// They are counted in Stats.AlreadyPersisted and never sent.
+	ResumeAfter time.Time
+
 	// SpoolDir, when set, keeps every closed fragment on disk (package
 	// kvskit/producer/spool, one directory per stream) from its closing until
 	// it is acknowledged, so that an outage longer than the memory bounds or
@@ -309,6 +315,9 @@ type Stats struct {
 	BufferFragments int
 	BufferBytes     int64
 	BufferDuration  time.Duration
+
+	// AlreadyPersisted counts the fragments skipped by Config.ResumeAfter.
+	AlreadyPersisted uint64
 
 	// With a spool (Config.SpoolDir): Spooled counts fragments written to
 	// it; SpoolFragments and SpoolBytes describe its files now; Recovered

@@ -386,6 +386,9 @@ func (p *Producer) idleFlush() {
 // addLocked puts a closed fragment into the buffer and, in live mode, drops
 // the oldest fragments while the buffer is over its bounds.
 func (p *Producer) addLocked(fr *fragment.Fragment) {
+	if p.resumedLocked(fr) {
+		return
+	}
 	e := &entry{
 		ord:      p.nextOrd,
 		frag:     fr,

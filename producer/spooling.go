@@ -306,3 +306,14 @@ func (p *Producer) peekSpooled(s *session) *spooled {
 	}
 	return p.readSpooled(e, id)
 }
+
+// resumedLocked skips a closed fragment that Config.ResumeAfter says an
+// earlier upload persisted.
+func (p *Producer) resumedLocked(fr *fragment.Fragment) bool {
+	if p.cfg.ResumeAfter.IsZero() || p.cfg.StartTime.UnixMilli()+fr.Start.Milliseconds() > p.cfg.ResumeAfter.UnixMilli() {
+		return false
+	}
+	p.releaseLocked(fr)
+	p.stats.AlreadyPersisted++
+	return true
+}

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -36,6 +37,7 @@ type putOptions struct {
 	maxBytes    float64
 	maxFrags    float64
 	bufferSize  string
+	resume      bool
 }
 
 // defaultPutBuffer bounds the fragments kvs put holds until they are
@@ -63,7 +65,13 @@ names what failed and why. --buffer-size (default 16MB) bounds the fragments hel
 acknowledged, and with them the process's memory (under 64 MB): reading waits while it is full.
 
 The first SIGINT (Ctrl-C) or SIGTERM ends the input where it is: every frame read so far is sent
-and acknowledged, and kvs exits with 130 (SIGINT) or 143 (SIGTERM). A second one aborts the upload.`,
+and acknowledged, and kvs exits with 130 (SIGINT) or 143 (SIGTERM). A second one aborts the upload.
+
+--resume continues an interrupted upload of the same file (same path, size and
+modification time) to the same stream: it reuses the first run's producer
+timestamps and skips the fragments the service had persisted. The progress is
+kept in $XDG_CACHE_HOME/kvs/resume (~/.cache/kvs/resume) until the upload
+completes; a run with --resume that finds none starts one.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPut(cmd.Context(), cmd, o, args[0])
@@ -82,6 +90,7 @@ and acknowledged, and kvs exits with 130 (SIGINT) or 143 (SIGTERM). A second one
 	f.DurationVar(&o.fragmentDur, "fragment-duration", 2*time.Second, "target fragment duration")
 	f.StringSliceVar(&o.tags, "tag", nil, "stream tag KEY=VALUE for --create-stream (repeatable)")
 	f.Float64Var(&o.maxBytes, "max-bytes-per-second", 0, "client-side pacing (default: the KVS limit, 12.5 MB/s; -1: none, for a local endpoint with raised limits)")
+	f.BoolVar(&o.resume, "resume", false, "continue an interrupted upload of the same file (same timestamps, persisted fragments skipped)")
 	f.Float64Var(&o.maxFrags, "max-fragments-per-second", 0, "client-side pacing (default: the KVS limit, 5; -1: none)")
 	f.StringVar(&o.bufferSize, "buffer-size", defaultPutBuffer, "bytes of fragments held until acknowledged (e.g. 8MB, 64MiB); reading waits while it is full")
 	return cmd
@@ -152,6 +161,34 @@ func runPut(ctx context.Context, cmd *cobra.Command, o putOptions, path string) 
 	if o.realtime {
 		log.Debug("garbage collector target", "gogc", tuneGCForStreaming())
 	}
+	var resume *resumeState
+	var resumeAfter time.Time
+	if o.resume {
+		if path == "-" {
+			return errors.New("--resume needs a file, not standard input")
+		}
+		st, found, err := loadResume(o.stream, path, o.fragmentDur)
+		if err != nil {
+			return err
+		}
+		if found {
+			if o.startTime != "" && start.UnixMilli() != st.StartMS {
+				return fmt.Errorf("--start-time differs from the interrupted upload's (%s)", time.UnixMilli(st.StartMS).UTC().Format(time.RFC3339Nano))
+			}
+			start = time.UnixMilli(st.StartMS)
+			if st.PersistedThroughMS > 0 {
+				resumeAfter = time.UnixMilli(st.PersistedThroughMS)
+			}
+			log.Info("resuming an interrupted upload", "state", st.file, "start", start, "persisted_through", resumeAfter)
+		} else {
+			st.StartMS = start.Truncate(time.Millisecond).UnixMilli()
+			start = time.UnixMilli(st.StartMS)
+			if err := st.save(); err != nil {
+				return err
+			}
+		}
+		resume = st
+	}
 	src, total, err := openSource(path, o.fps, o.format, log)
 	if err != nil {
 		return err
@@ -168,8 +205,36 @@ func runPut(ctx context.Context, cmd *cobra.Command, o putOptions, path string) 
 		StreamName: o.stream, Region: cfg.Region, EndpointURL: endpoint, Credentials: cfg.Credentials,
 		Profile: o.client.profile, CreateStream: o.create, RetentionHours: o.retention, Tags: tags,
 		StartTime: start, FragmentDuration: o.fragmentDur, Block: true, Logger: log,
-		MaxBytesPerSecond: o.maxBytes, MaxFragmentsPerSecond: o.maxFrags,
+		MaxBytesPerSecond: o.maxBytes, MaxFragmentsPerSecond: o.maxFrags, ResumeAfter: resumeAfter,
 		BufferBytes: bufferBytes,
+	}
+	// The timestamp of the last fragment persisted with all before it, for
+	// --resume; a fragment lost stops it.
+	var persistedThrough, broken atomic.Int64
+	pcfg.OnEvent = func(ev producer.Event) {
+		switch ev.Type {
+		case producer.FragmentPersisted:
+			if broken.Load() == 0 && ev.Timecode > persistedThrough.Load() {
+				persistedThrough.Store(ev.Timecode)
+			}
+		case producer.FragmentDropped, producer.FragmentError:
+			if ev.Timecode != 0 {
+				broken.Store(1)
+			}
+		}
+	}
+	var savedAt time.Time
+	saveResume := func(force bool) {
+		if resume == nil || (!force && time.Since(savedAt) < time.Second) {
+			return
+		}
+		savedAt = time.Now()
+		if tc := persistedThrough.Load(); tc > resume.PersistedThroughMS {
+			resume.PersistedThroughMS = tc
+			if err := resume.save(); err != nil {
+				log.Warn("saving the upload's progress", "err", err)
+			}
+		}
 	}
 	if r, ok := src.(device.Recycler); ok {
 		// Acknowledged frames' memory goes back to the reader.
@@ -181,6 +246,7 @@ func runPut(ctx context.Context, cmd *cobra.Command, o putOptions, path string) 
 	}
 	var sent int64
 	report := func() {
+		saveResume(false)
 		stats = p.Stats()
 		prog.update(sent, int(stats.Fragments), int(stats.Persisted), int(stats.Failed+stats.Dropped), stats.LastPersistedLatency)
 	}
@@ -210,6 +276,10 @@ func runPut(ctx context.Context, cmd *cobra.Command, o putOptions, path string) 
 		}
 	}()
 	wallStart := time.Now()
+	if !resumeAfter.IsZero() {
+		// --realtime paces from where the upload resumes.
+		wallStart = wallStart.Add(-resumeAfter.Sub(start))
+	}
 	var readErr error
 	for ctx.Err() == nil {
 		fr, err := src.ReadFrame()
@@ -266,6 +336,16 @@ func runPut(ctx context.Context, cmd *cobra.Command, o putOptions, path string) 
 	if stats.FramesSkipped > 0 {
 		log.Warn("frames dropped: "+skippedText(stats), "stream", o.stream)
 	}
+	if resume != nil {
+		if readErr == nil && closeErr == nil {
+			if err := resume.remove(); err != nil {
+				log.Warn("removing the upload's progress", "err", err)
+			}
+		} else {
+			saveResume(true)
+			fmt.Fprintf(os.Stderr, "kvs put: run again with --resume to continue from fragment %d\n", resume.PersistedThroughMS)
+		}
+	}
 	if readErr != nil {
 		switch {
 		case errors.Is(readErr, fragment.ErrFragmentTooLarge):
@@ -290,6 +370,9 @@ func runPut(ctx context.Context, cmd *cobra.Command, o putOptions, path string) 
 	}
 	if o.output != "json" {
 		what := fmt.Sprintf("%d fragments persisted to %s", stats.Persisted, o.stream)
+		if stats.AlreadyPersisted > 0 {
+			what += fmt.Sprintf(" (%d persisted by the interrupted upload, skipped)", stats.AlreadyPersisted)
+		}
 		if stats.Persisted == 0 && stats.Received > 0 {
 			// A stream with retention 0 acknowledges without storing.
 			what = fmt.Sprintf("%d fragments received by %s, which stores nothing (retention 0)", stats.Received, o.stream)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -280,4 +281,95 @@ func TestCaptureSpoolLongOutage(t *testing.T) {
 	if t.Failed() {
 		fmt.Fprintln(os.Stderr, c.log())
 	}
+}
+
+// kvs put --resume after a SIGKILL skips what was persisted, keeps the
+// first run's producer timestamps, and leaves the archive holding the file
+// once, whole.
+func TestPutResume(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	clip := makeClip(t, dir, 16)
+	p := startServe(t, filepath.Join(dir, "data"))
+	createStream(t, p, "resumed", 24)
+	cache := filepath.Join(dir, "cache")
+	put := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(kvsBin, append([]string{"put", clip, "--stream", "resumed", "--resume", "--output", "json"}, args...)...)
+		cmd.Env = append(p.Env(), "AWS_ENDPOINT_URL_KINESIS_VIDEO="+p.URL, "XDG_CACHE_HOME="+cache)
+		return cmd
+	}
+	first := put("--realtime")
+	var firstErr bytes.Buffer
+	first.Stderr = &firstErr
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill it once a few fragments are persisted and the progress saved.
+	stateDir := filepath.Join(cache, "kvs", "resume")
+	var state resumeState
+	deadline := time.Now().Add(30 * time.Second)
+	for state.PersistedThroughMS == 0 || len(p.fragmentsOf(t, "resumed")) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no progress saved after 30 s; %+v\n%s", state, firstErr.String())
+		}
+		time.Sleep(300 * time.Millisecond)
+		des, _ := os.ReadDir(stateDir)
+		for _, de := range des {
+			if b, err := os.ReadFile(filepath.Join(stateDir, de.Name())); err == nil && strings.HasSuffix(de.Name(), ".json") {
+				_ = json.Unmarshal(b, &state)
+			}
+		}
+	}
+	_ = first.Process.Kill()
+	_ = first.Wait()
+	before := p.fragmentsOf(t, "resumed")
+	t.Logf("killed after %d fragments archived; progress: persisted through %d", len(before), state.PersistedThroughMS)
+
+	second := put("--output", "text")
+	var out, errOut bytes.Buffer
+	second.Stdout, second.Stderr = &out, &errOut
+	if err := second.Run(); err != nil {
+		t.Fatalf("kvs put --resume: %v\n%s", err, errOut.String())
+	}
+	if m := regexp.MustCompile(`\((\d+) persisted by the interrupted upload, skipped\)`).FindStringSubmatch(errOut.String()); m == nil || m[1] == "0" {
+		t.Errorf("the resumed upload did not skip the persisted fragments:\n%s", errOut.String())
+	}
+	if des, _ := os.ReadDir(stateDir); len(des) != 0 {
+		t.Errorf("progress left after the upload completed: %v", des)
+	}
+	// The archive holds the file once: every frame, in order, none twice.
+	after := p.fragmentsOf(t, "resumed")
+	var prev string
+	for _, f := range after {
+		if f.ProducerTimestamp <= prev {
+			t.Errorf("fragment timestamps not increasing: %s after %s", f.ProducerTimestamp, prev)
+		}
+		prev = f.ProducerTimestamp
+	}
+	if after[0].ProducerTimestamp != before[0].ProducerTimestamp {
+		t.Errorf("the resumed upload starts at %s, the first at %s", after[0].ProducerTimestamp, before[0].ProducerTimestamp)
+	}
+	media := filepath.Join(dir, "archived.mkv")
+	if _, e, err := p.kvs(t, "get", "media", "--stream", "resumed", "--start", "earliest", "-o", media); err != nil {
+		t.Fatalf("get media: %v %s", err, e)
+	}
+	// The archive's second session starts a new Segment, of which ffmpeg
+	// warns: keep only the hashes.
+	equalHashes(t, "video", framemd5(t, clip, "v:0"), onlyHashes(framemd5(t, media, "v:0")))
+	// A plain upload of this clip leaves out its first audio frame (which
+	// comes before the first picture): so does this one, and no other.
+	audio := framemd5(t, clip, "a:0")
+	equalHashes(t, "audio", audio[1:], onlyHashes(framemd5(t, media, "a:0")))
+}
+
+var md5RE = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+func onlyHashes(in []string) []string {
+	var out []string
+	for _, h := range in {
+		if md5RE.MatchString(h) {
+			out = append(out, h)
+		}
+	}
+	return out
 }
