@@ -140,7 +140,7 @@ A stream with retention 0 stores nothing: kvs warns when it writes to one.
 --spool DIR keeps every fragment on disk (in DIR/STREAM, one subdirectory per
 camera; "spool:" and "spool_max:" in --config) from its capture until KVS has
 persisted it: an outage of any length up to --spool-max loses nothing (only
-the newest fragments stay in memory), the oldest fragments are dropped (and
+the newest 30 s stay in memory), the oldest fragments are dropped (and
 counted) when the spool is full, and after a crash, kill or power cut the next
 run uploads what was left, oldest first, while capturing. Each fragment file is
 fsynced before it is sent.
@@ -191,6 +191,18 @@ samples/systemd does), a pass-through capture spends about a fifth less CPU.`,
 	f.StringVar(&o.config, "config", "", "YAML file listing several cameras")
 	f.StringVar(&o.metricsListen, "metrics-listen", "", "address for /healthz and /metrics (e.g. 127.0.0.1:9110)")
 	return cmd
+}
+
+// spoolMemoryWindow is the media a camera with a spool keeps in memory;
+// older fragments wait on disk.
+const spoolMemoryWindow = 30 * time.Second
+
+// memoryWindow is the producer's BufferDuration (0: its default).
+func (c *camera) memoryWindow() time.Duration {
+	if c.cfg.Spool != "" {
+		return spoolMemoryWindow
+	}
+	return 0
 }
 
 // camera is one running capture and its counters.
@@ -301,6 +313,7 @@ func (c *camera) run(ctx context.Context, awsCfg aws.Config, endpoint string) er
 				CreateStream: c.cfg.CreateStream, RetentionHours: c.cfg.retention(), Tags: c.cfg.Tags,
 				StartTime: origin, FragmentDuration: c.cfg.FragmentDuration, Logger: c.log, OnEvent: c.onEvent,
 				ReleaseFrame: release, SpoolDir: c.cfg.spoolDir(), SpoolMaxBytes: int64(c.cfg.SpoolMax),
+				BufferDuration: c.memoryWindow(),
 			}, src.Tracks())
 			if err != nil {
 				src.Close()

@@ -131,7 +131,7 @@ func (r *Record) validate() error {
 			return fmt.Errorf("spool: track %d: description too long", t.Number)
 		}
 		for _, v := range [...]int{t.Width, t.Height, t.SampleRate, t.Channels} {
-			if v < 0 || v >= maxInt {
+			if v < 0 || int64(v) >= maxInt {
 				return fmt.Errorf("spool: track %d: dimension or rate %d out of range", t.Number, v)
 			}
 		}
