@@ -31,6 +31,7 @@ type entry struct {
 	sentIn   uint64 // id of the last session that sent it (0: never)
 	sends    int
 	gopStart bool // its video starts with a key frame (or it has no video)
+	frames   int  // frames in it (0: unknown, for a fragment an earlier run spooled)
 	inflight bool
 	removed  bool // taken out of the buffer while in flight: release when written
 
@@ -397,6 +398,7 @@ func (p *Producer) addLocked(fr *fragment.Fragment) {
 		dur:      fr.Duration,
 		closedAt: p.cfg.Now(),
 		gopStart: p.startsGOP(fr),
+		frames:   len(fr.Frames),
 	}
 	p.nextOrd++
 	p.buf = append(p.buf, e)
@@ -422,13 +424,13 @@ func (p *Producer) addLocked(fr *fragment.Fragment) {
 // dropLocked takes an unacknowledged fragment out of a full buffer and
 // reports it.
 func (p *Producer) dropLocked(old *entry) {
-	p.removeLocked(old)
+	p.removeLocked(old) // releases the frames: count them apart
 	p.stats.Dropped++
-	p.stats.FramesDropped += uint64(len(old.frag.Frames))
+	p.stats.FramesDropped += uint64(old.frames)
 	p.recordLostLocked(FragmentFailure{Seq: old.frag.Seq, Timecode: old.tc, Number: old.number, Err: ErrFragmentDropped})
 	p.eventLocked(Event{Type: FragmentDropped, Fragment: old.frag.Seq, Timecode: old.tc, Number: old.number, Err: ErrFragmentDropped})
 	p.log.Warn("buffer full: dropped the oldest fragment", "seq", old.frag.Seq, "timecode", old.tc,
-		"frames", len(old.frag.Frames), "buffer_bytes", p.bufBytes, "buffer_duration", p.bufDur)
+		"frames", old.frames, "buffer_bytes", p.bufBytes, "buffer_duration", p.bufDur)
 }
 
 // startsGOP reports whether the fragment's first video frame is a key
