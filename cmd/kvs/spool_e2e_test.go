@@ -27,7 +27,8 @@ const spoolOutage = 10 * time.Minute
 
 // spoolSnapshot decodes every fragment file of a spool directory, by
 // cluster timecode.
-func spoolSnapshot(t *testing.T, dir string) map[int64]*spool.Record {
+// Files named in torn were damaged on purpose and are left out.
+func spoolSnapshot(t *testing.T, dir string, torn map[string]bool) map[int64]*spool.Record {
 	t.Helper()
 	out := map[int64]*spool.Record{}
 	des, err := os.ReadDir(dir)
@@ -35,7 +36,7 @@ func spoolSnapshot(t *testing.T, dir string) map[int64]*spool.Record {
 		t.Fatal(err)
 	}
 	for _, de := range des {
-		if !strings.HasSuffix(de.Name(), ".frag") {
+		if !strings.HasSuffix(de.Name(), ".frag") || torn[de.Name()] {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(dir, de.Name()))
@@ -130,8 +131,9 @@ func checkSpooledArchived(t *testing.T, p *serveProc, stream string, want map[in
 }
 
 // kvs capture --spool SIGKILLed at random moments, some during an outage of
-// the endpoint, and restarted: every fragment in the spool at the kill
-// reaches the archive with its frames.
+// the endpoint (with one spool file then torn, as by a power cut), and
+// restarted: every intact fragment in the spool at the kill reaches the
+// archive with its frames, and the torn ones are reported.
 func TestCaptureSpoolSurvivesSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills and restarts kvs capture for about a minute")
@@ -147,6 +149,7 @@ func TestCaptureSpoolSurvivesSIGKILL(t *testing.T) {
 	spoolDir := filepath.Join(dir, "spool")
 	const stream = "killed"
 	mustHave := map[int64]*spool.Record{}
+	tornFiles := map[string]bool{}
 	between := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(rng.Int64N(int64(hi-lo))) }
 	const rounds = 4
 	for round := range rounds {
@@ -159,10 +162,37 @@ func TestCaptureSpoolSurvivesSIGKILL(t *testing.T) {
 		}
 		_ = c.cmd.Process.Signal(syscall.SIGKILL)
 		_ = c.cmd.Wait()
-		snap := spoolSnapshot(t, filepath.Join(spoolDir, stream))
+		snap := spoolSnapshot(t, filepath.Join(spoolDir, stream), tornFiles)
 		t.Logf("round %d (outage %v): killed with %d fragments spooled", round, outage, len(snap))
 		if outage && len(snap) < 2 {
 			t.Fatalf("round %d: %d fragments spooled after an outage; log:\n%s", round, len(snap), c.log())
+		}
+		if outage {
+			// A power cut as well: one file torn (truncated or zeroed from a
+			// random point on) is skipped and reported by the next run.
+			des, _ := os.ReadDir(filepath.Join(spoolDir, stream))
+			var frags []string
+			for _, de := range des {
+				if strings.HasSuffix(de.Name(), ".frag") && !tornFiles[de.Name()] {
+					frags = append(frags, filepath.Join(spoolDir, stream, de.Name()))
+				}
+			}
+			victim := frags[rng.IntN(len(frags))]
+			b, err := os.ReadFile(victim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec, _ := spool.Decode(b)
+			if rng.IntN(2) == 0 {
+				b = b[:rng.IntN(len(b))]
+			} else {
+				clear(b[rng.IntN(len(b)):])
+			}
+			if err := os.WriteFile(victim, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			delete(snap, rec.Timecode)
+			tornFiles[filepath.Base(victim)] = true
 		}
 		for tc, rec := range snap {
 			mustHave[tc] = rec
@@ -178,6 +208,9 @@ func TestCaptureSpoolSurvivesSIGKILL(t *testing.T) {
 		left, ok1 := metricValue(t, metrics, "kvs_spool_fragments", stream)
 		rec, ok2 := metricValue(t, metrics, "kvs_spool_recovered_total", stream)
 		if ok1 && ok2 && rec > 0 && left <= 1 {
+			if bad, _ := metricValue(t, metrics, "kvs_spool_corrupt_total", stream); bad < 1 {
+				t.Errorf("kvs_spool_corrupt_total = %v after %d torn files", bad, len(tornFiles))
+			}
 			break
 		}
 		if time.Now().After(deadline) {
@@ -186,7 +219,7 @@ func TestCaptureSpoolSurvivesSIGKILL(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	stopWithSIGTERM(t, c.cmd, 40*time.Second)
-	if left := spoolSnapshot(t, filepath.Join(spoolDir, stream)); len(left) != 0 {
+	if left := spoolSnapshot(t, filepath.Join(spoolDir, stream), nil); len(left) != 0 {
 		t.Errorf("%d fragments left in the spool after a clean stop", len(left))
 	}
 	clusters := checkSpooledArchived(t, p, stream, mustHave)
