@@ -8,7 +8,8 @@
 #      write calls a second (syscw).
 #   2. the same captures with kvs serve killed for OUTAGE seconds (default
 #      60) and restarted on the same port: the time from the restart until
-#      every fragment closed is persisted, and the fragments a second.
+#      every fragment closed is persisted (it includes the reconnect
+#      backoff, up to 16 s), the fragments a second, and the peak RSS.
 # KVSKIT_BENCH_CLIP=FILE plays FILE instead of a generated 10 s 1080p30 CBR
 # 8 Mbit/s H.264 clip. Run it under `flock /tmp/bench.lock` on a shared machine.
 set -euo pipefail
@@ -96,7 +97,8 @@ for mode in none spool; do
 	done
 	took=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN{print a-b}')
 	dropped=$(metric kvs_fragments_dropped_total)
-	catchup[$mode]="$pending|$took|$dropped"
+	peak=$(awk '/VmHWM/{print int($2/1024)}' /proc/$cap_pid/status)
+	catchup[$mode]="$pending|$took|$dropped|$peak"
 	kill -TERM $cap_pid; wait $cap_pid || true
 done
 
@@ -110,12 +112,12 @@ for mode in none spool; do
 	printf '| %s | %s | %s | %s | %s |\n' "$name" "$cpu" "$peak" "$wk" "$wc"
 done
 echo
-echo "| after a $outage s outage | fragments waiting | catch-up (s) | fragments/s | dropped |"
-echo "| --- | --- | --- | --- | --- |"
+echo "| after a $outage s outage | fragments waiting | catch-up (s) | fragments/s | dropped | peak RSS (MB) |"
+echo "| --- | --- | --- | --- | --- | --- |"
 for mode in none spool; do
-	IFS='|' read -r pending took dropped <<<"${catchup[$mode]}"
+	IFS='|' read -r pending took dropped peak <<<"${catchup[$mode]}"
 	name="without a spool (memory)"; [ "$mode" = spool ] && name="--spool DIR"
-	printf '| %s | %s | %.1f | %.2f | %s |\n' "$name" "$pending" "$took" "$(awk -v p="$pending" -v t="$took" 'BEGIN{print p/t}')" "$dropped"
+	printf '| %s | %s | %.1f | %.2f | %s | %s |\n' "$name" "$pending" "$took" "$(awk -v p="$pending" -v t="$took" 'BEGIN{print p/t}')" "$dropped" "$peak"
 done
 echo
 echo "load average (1, 5, 15 min): $load0 before, $(cut -d' ' -f1-3 /proc/loadavg) after"

@@ -17,7 +17,11 @@
 // Durability (the fsync policy): Put writes the file under a temporary name,
 // fsyncs it, renames it to its final name and fsyncs the directory, so that
 // once Put returns the fragment survives a power cut, and a file with a
-// final name is either whole or detected as corrupt. WithSync(false) skips
+// final name is either whole or detected as corrupt. The two fsyncs are most
+// of Put's cost: BenchmarkPut writes a 2 MB fragment (2 s of 8 Mbit/s video)
+// in about 7-10 ms with them and 0.6-0.8 ms without, on an ext4 virtual
+// disk; the producer writes from its own goroutine, so neither the source
+// nor the upload waits for it, and a fragment is sent that much later. WithSync(false) skips
 // both fsyncs (the kernel writes back on its own schedule, about 30 s on
 // Linux): a crash of the process still loses nothing, a power cut may lose
 // the last fragments. Remove does not fsync: a removed file that comes back
