@@ -129,7 +129,9 @@ func (p *Producer) dropWithGOPLocked(e *entry) {
 		return
 	}
 	p.dropLocked(e)
-	for i < len(p.buf) && !p.buf[i].gopStart {
+	// A fragment still being written to the spool is not dropped: its
+	// frames are in use.
+	for i < len(p.buf) && !p.buf[i].gopStart && !p.buf[i].spooling {
 		p.dropLocked(p.buf[i])
 	}
 }
@@ -180,8 +182,16 @@ func (p *Producer) spoolLoop() {
 // spoolWrite writes one fragment to the spool, then lets the sender send it.
 func (p *Producer) spoolWrite(e *entry) {
 	s := p.spool
-	fr := e.frag // not sent, dropped nor evicted while spooling
+	// Not sent, evicted nor dropped while spooling (the check is a guard).
+	p.mu.Lock()
+	if _, ok := p.indexLocked(e.ord); !ok {
+		e.spooling = false
+		p.mu.Unlock()
+		return
+	}
+	fr := e.frag
 	s.frames = append(s.frames[:0], fr.Frames...)
+	p.mu.Unlock()
 	for i := range s.frames {
 		s.frames[i].PTS -= fr.Start
 		s.frames[i].DTS -= fr.Start

@@ -284,6 +284,15 @@ func TestCaptureSpoolLongOutage(t *testing.T) {
 		maxRSS = max(maxRSS, kb)
 	}
 	spooled := waitMetric("kvs_spool_fragments", time.Second, func(float64) bool { return true })
+	if resp, err := http.Get("http://" + metrics + "/healthz"); err != nil {
+		t.Error(err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !regexp.MustCompile(`"spool":\{"bytes":[1-9]\d*,"corrupt":0,"dropped":0,"fragments":[1-9]`).Match(body) {
+			t.Errorf("/healthz during the outage does not show the spool filling: %s", body)
+		}
+	}
 	bytesSpooled := waitMetric("kvs_spool_bytes", time.Second, func(float64) bool { return true })
 	p = startServe(t, data, "--listen", addr)
 	back := time.Now()
