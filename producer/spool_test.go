@@ -86,7 +86,7 @@ func TestSpoolOutageLosesNothing(t *testing.T) {
 		t.Fatalf("after close: %+v; want an empty spool", st)
 	}
 	got, ts := ep.readBack(t, "spool-outage")
-	wantFrames(t, start, fromFirstKeyFrame(frames), got)
+	wantFrames(t, start, keptFrames(frames), got)
 	if !slices.IsSortedFunc(ts, func(a, b time.Time) int { return a.Compare(b) }) {
 		t.Errorf("fragments archived out of order: %v", ts)
 	}
@@ -206,7 +206,7 @@ func TestSpoolPowerCut(t *testing.T) {
 			written = append(written, f)
 		}
 	}
-	written = append(written, fromFirstKeyFrame(more)...)
+	written = append(written, keptFrames(more)...)
 	wantFrames(t, start2, written, got)
 	if !slices.IsSortedFunc(ts, func(a, b time.Time) int { return a.Compare(b) }) {
 		t.Errorf("fragments archived out of order: %v", ts)
