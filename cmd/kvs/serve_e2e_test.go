@@ -204,8 +204,8 @@ func framemd5(t *testing.T, file, stream string) []string {
 	out := run(t, ff, "-v", "error", "-i", file, "-map", "0:"+stream, "-c", "copy", "-f", "framemd5", "-")
 	var hashes []string
 	for _, line := range strings.Split(out, "\n") {
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
+		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "[") {
+			continue // comments, and ffmpeg's warnings ("[matroska,webm @ ...] ...")
 		}
 		// stream, dts, pts, duration, size, hash[, side data count and hashes]
 		f := strings.Split(line, ",")
