@@ -3,12 +3,23 @@ GO ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 export CGO_ENABLED ?= 0
 
-.PHONY: all build deps check test test-go demo serve bench cross
+.PHONY: all build install deps check test test-go demo serve bench cross
 
 all: build
 
+# kvs --version names the commit and its date (not the time of the build,
+# so that two builds of one commit are the same bytes).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(shell git rev-parse HEAD 2>/dev/null) \
+	-X main.commitDate=$(shell git log -1 --format=%cI 2>/dev/null)
+
 build:
-	$(GO) build -o bin/kvs ./cmd/kvs
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/kvs ./cmd/kvs
+
+# Puts kvs on PATH (PREFIX=/usr/local by default; DESTDIR for packaging).
+PREFIX ?= /usr/local
+install: build
+	install -D -m 0755 bin/kvs $(DESTDIR)$(PREFIX)/bin/kvs
 
 deps:
 	bash scripts/deps.sh

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func main() {
@@ -34,7 +35,16 @@ func newRootCmd() *cobra.Command {
 		Short:         "Amazon Kinesis Video Streams toolkit with a built-in local endpoint",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionText(),
 	}
+	root.SetVersionTemplate("kvs {{.Version}}")
+	// --stream-name, the AWS CLI's name, is accepted wherever --stream is.
+	root.SetGlobalNormalizationFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "stream-name" {
+			name = "stream"
+		}
+		return pflag.NormalizedName(name)
+	})
 	root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn, error")
 	root.AddCommand(newServeCmd(), newCredsCmd(), newGetCmd(), newPutCmd(), newDemoCmd(), newCaptureCmd(), newDevicesCmd())
 	return root
