@@ -195,7 +195,7 @@ func runInProcess(t *testing.T, serve *serveProc, px *faultproxy.Proxy, acks *ac
 			closeNow()
 			t.Errorf("write frames: %v", err)
 		}
-	case <-time.After(time.Until(began.Add(clipDuration(want)+inProcRecovery+time.Minute))):
+	case <-time.After(time.Until(began.Add(clipDuration(want) + inProcRecovery + time.Minute))):
 		stuck("frames still being written long after the clip's end")
 	}
 	closeNow()
