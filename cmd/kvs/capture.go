@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -110,10 +111,11 @@ func loadCaptureConfig(path, spool string, spoolMax byteSize) (captureConfig, er
 }
 
 type captureOptions struct {
-	client        clientOptions
-	cam           cameraConfig
-	config        string
-	metricsListen string
+	client         clientOptions
+	cam            cameraConfig
+	config         string
+	metricsListen  string
+	bufferDuration time.Duration
 }
 
 func newCaptureCmd() *cobra.Command {
@@ -129,7 +131,11 @@ the open fragment and wait for its acknowledgement. Sources:
   test://                          the sample clip looped at its real rate
   test:///path/to/clip.mkv         a file (under 64 MB) looped at its real rate
 Sources that fail are reopened with backoff; a full buffer drops the oldest
-fragments (reported) rather than falling behind. --config FILE (YAML) runs
+fragments (reported) rather than falling behind. An endpoint that cannot be
+reached when kvs capture starts is tried again with backoff (1 s doubling to
+30 s, a log line per attempt) while the frames captured meanwhile are held,
+up to --buffer-duration (whole key-frame groups are dropped beyond it,
+oldest first, and counted). --config FILE (YAML) runs
 several cameras:
   cameras:
     - source: rtsp://cam1.local/stream
@@ -147,14 +153,20 @@ fsynced before it is sent.
 With --metrics-listen, /healthz answers 200 while every camera has had a
 fragment acknowledged recently (persisted; received, for a stream that stores
 nothing), else 503; its JSON body names each camera's problem. /metrics serves
-Prometheus counters. The Go garbage
+Prometheus counters; both report the fragments and frames dropped and the
+fragments sent twice. The Go garbage
 collector runs at GOGC=25 (less memory for a little CPU) unless GOGC is set.
 When every source passes its video through (RTSP, test://), Go runs one
 processor per 16 cameras (GOMAXPROCS), which spares it waking a second thread
 for every frame; with a V4L2 source, which may encode, it keeps one per CPU.
 GOMAXPROCS in the environment overrides both. Kept on one core as well
 (taskset -c 0 kvs capture ..., or CPUAffinity= in a systemd unit, as
-samples/systemd does), a pass-through capture spends about a fifth less CPU.`,
+samples/systemd does), a pass-through capture spends about a fifth less CPU.
+Exit status: 0 when stopped (SIGINT/SIGTERM) with every captured fragment
+persisted; 1 when it cannot run (flags, configuration, an invalid stream
+name); 3 when it stopped having dropped or lost media (dropped from a full
+buffer, refused by the service, never sent or unacknowledged at the end),
+which its last line counts.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(cmd)
@@ -190,6 +202,8 @@ samples/systemd does), a pass-through capture spends about a fifth less CPU.`,
 	f.Var(&o.cam.SpoolMax, "spool-max", "size bound of each camera's spool (e.g. 500M, 20G)")
 	f.StringVar(&o.config, "config", "", "YAML file listing several cameras")
 	f.StringVar(&o.metricsListen, "metrics-listen", "", "address for /healthz and /metrics (e.g. 127.0.0.1:9110)")
+	f.DurationVar(&o.bufferDuration, "buffer-duration", producer.DefaultBufferDuration,
+		"media held in memory per camera while the endpoint is unreachable or slow; beyond it the oldest is dropped")
 	return cmd
 }
 
@@ -197,29 +211,46 @@ samples/systemd does), a pass-through capture spends about a fifth less CPU.`,
 // older fragments wait on disk.
 const spoolMemoryWindow = 30 * time.Second
 
-// memoryWindow is the producer's BufferDuration (0: its default).
+// memoryWindow is the producer's BufferDuration: spoolMemoryWindow with a
+// spool, else --buffer-duration.
 func (c *camera) memoryWindow() time.Duration {
 	if c.cfg.Spool != "" {
 		return spoolMemoryWindow
 	}
-	return 0
+	return c.hold
 }
+
+// errMediaLost ends a capture that dropped or lost media; kvs exits with
+// exitMediaLost when every camera that failed lost media.
+var errMediaLost = errors.New("media lost")
+
+// exitMediaLost is the exit status of a capture that ended having dropped or
+// lost media.
+const exitMediaLost = 3
+
+// connectTimeout bounds one attempt to prepare the upload (describe or
+// create the stream, find its endpoint).
+const connectTimeout = 30 * time.Second
 
 // camera is one running capture and its counters.
 type camera struct {
 	cfg     cameraConfig
+	hold    time.Duration // media held while no upload is ready
 	log     *slog.Logger
 	started time.Time
 
-	mu             sync.Mutex
-	prod           *producer.Producer
-	sourceOpens    int
-	sourceErrors   int
-	lastPersisted  time.Time
-	lastReceived   time.Time
-	persistLatency time.Duration
-	state          string
-	lastErr        string // the latest source or fragment error
+	mu              sync.Mutex
+	prod            *producer.Producer
+	sourceOpens     int
+	sourceErrors    int
+	connectAttempts int
+	framesHeld      int
+	framesDropped   uint64 // held frames dropped (endpoint unreachable too long)
+	lastPersisted   time.Time
+	lastReceived    time.Time
+	persistLatency  time.Duration
+	state           string
+	lastErr         string // the latest source or fragment error
 }
 
 func (c *camera) set(f func(c *camera)) {
@@ -235,13 +266,17 @@ func runCapture(ctx context.Context, o captureOptions, cams []cameraConfig, log 
 		sources[i] = c.Source
 	}
 	log.Debug("go processors", "gomaxprocs", tuneProcsForCapture(sources))
+	if o.bufferDuration <= 0 {
+		return fmt.Errorf("--buffer-duration %s: must be positive", o.bufferDuration)
+	}
 	cfg, endpoint, err := o.client.resolve(ctx)
 	if err != nil {
 		return err
 	}
 	var running []*camera
 	for _, cc := range cams {
-		running = append(running, &camera{cfg: cc, log: log.With("stream", cc.Stream), started: time.Now(), state: "starting"})
+		running = append(running, &camera{cfg: cc, hold: o.bufferDuration, log: log.With("stream", cc.Stream),
+			started: time.Now(), state: "starting"})
 	}
 	if o.metricsListen != "" {
 		ln, err := net.Listen("tcp", o.metricsListen)
@@ -263,27 +298,35 @@ func runCapture(ctx context.Context, o captureOptions, cams []cameraConfig, log 
 		}()
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	err = errors.Join(errs...)
+	for _, e := range errs {
+		if e != nil && !errors.Is(e, errMediaLost) {
+			return err // one that could not run: status 1
+		}
+	}
+	if err != nil {
+		return exitError{code: exitMediaLost, err: err}
+	}
+	return nil
 }
 
 // run streams one camera until ctx ends, reopening the source when it fails.
-func (c *camera) run(ctx context.Context, awsCfg aws.Config, endpoint string) error {
+// Until the upload is ready (the endpoint may be unreachable at start) the
+// frames are held, within c.hold. It returns an error wrapping errMediaLost
+// when media was dropped or lost.
+func (c *camera) run(parent context.Context, awsCfg aws.Config, endpoint string) (runErr error) {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
 	backoff := time.Second
-	var p *producer.Producer
-	var origin time.Time
-	defer func() {
-		if p == nil {
-			return
-		}
-		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := p.Close(cctx); err != nil {
-			c.log.Error("closing the upload", "err", err)
-		}
-		st := p.Stats()
-		c.log.Info("capture stopped", "persisted", st.Persisted, "dropped", st.Dropped, "failed", st.Failed,
-			"spooled_left", st.SpoolFragments, "spool_corrupt", st.SpoolCorrupt)
-	}()
+	var (
+		p         *producer.Producer
+		origin    time.Time
+		hold      = frameHold{maxDur: c.hold, maxBytes: producer.DefaultBufferBytes}
+		ready     = make(chan *producer.Producer, 1)
+		fatal     = make(chan error, 1)
+		connector sync.WaitGroup
+		started   bool
+	)
 	// Acknowledged frames go back to the source being read (any source's
 	// pool takes any frame's memory), so a steady capture allocates little.
 	var cur atomic.Value // recyclerBox
@@ -292,6 +335,58 @@ func (c *camera) run(ctx context.Context, awsCfg aws.Config, endpoint string) er
 			b.r.Recycle(f)
 		}
 	}
+	// deliver hands held frames, then fr (when given), to the upload.
+	deliver := func(fr *media.Frame) {
+		for _, h := range hold.take() {
+			if err := p.WriteFrame(ctx, h); err != nil {
+				c.log.Warn("frame refused", "err", err)
+			}
+		}
+		c.set(func(c *camera) { c.framesHeld = 0 })
+		if fr != nil {
+			if err := p.WriteFrame(ctx, *fr); err != nil && ctx.Err() == nil {
+				c.log.Warn("frame refused", "err", err)
+			}
+		}
+	}
+	defer func() {
+		cancel()
+		connector.Wait()
+		if p == nil {
+			select {
+			case p = <-ready:
+			default:
+			}
+		}
+		if p == nil {
+			if runErr == nil && hold.len() > 0 {
+				runErr = fmt.Errorf("stream %s: %w: the endpoint was never reached; %d frames captured were not sent",
+					c.cfg.Stream, errMediaLost, hold.len())
+			}
+			return
+		}
+		if hold.len() > 0 {
+			deliver(nil)
+		}
+		cctx, ccancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer ccancel()
+		closeErr := p.Close(cctx)
+		if closeErr != nil {
+			c.log.Error("closing the upload", "err", closeErr)
+		}
+		st := p.Stats()
+		c.mu.Lock()
+		framesDropped := c.framesDropped
+		c.mu.Unlock()
+		unsent := notDelivered(closeErr)
+		c.log.Info("capture stopped", "frames", st.Frames, "persisted", st.Persisted, "dropped", st.Dropped,
+			"failed", st.Failed, "duplicates", st.Duplicates, "frames_dropped", framesDropped+st.FramesDropped,
+			"unacknowledged", unsent, "spooled_left", st.SpoolFragments, "spool_corrupt", st.SpoolCorrupt)
+		if runErr == nil && (unsent > 0 || st.Dropped > 0 || st.Failed > 0 || st.SpoolLost > 0 || framesDropped > 0) {
+			runErr = fmt.Errorf("stream %s: %w: %d fragments dropped, %d refused, %d frames dropped before the endpoint was reached, %d fragments neither acknowledged nor spooled",
+				c.cfg.Stream, errMediaLost, st.Dropped, st.Failed, framesDropped, unsent)
+		}
+	}()
 	for ctx.Err() == nil {
 		src, err := device.OpenURI(ctx, c.cfg.Source)
 		if err != nil {
@@ -306,22 +401,31 @@ func (c *camera) run(ctx context.Context, awsCfg aws.Config, endpoint string) er
 		backoff = time.Second
 		r, _ := src.(device.Recycler)
 		cur.Store(recyclerBox{r})
-		if p == nil {
+		if !started {
+			started = true
 			origin = src.Origin()
-			p, err = producer.New(ctx, producer.Config{
+			pcfg := producer.Config{
 				StreamName: c.cfg.Stream, Region: awsCfg.Region, EndpointURL: endpoint, Credentials: awsCfg.Credentials,
 				CreateStream: c.cfg.CreateStream, RetentionHours: c.cfg.retention(), Tags: c.cfg.Tags,
-				StartTime: origin, FragmentDuration: c.cfg.FragmentDuration, Logger: c.log, OnEvent: c.onEvent,
-				ReleaseFrame: release, SpoolDir: c.cfg.spoolDir(), SpoolMaxBytes: int64(c.cfg.SpoolMax),
-				BufferDuration: c.memoryWindow(),
-			}, src.Tracks())
-			if err != nil {
-				src.Close()
-				return fmt.Errorf("stream %s: %w", c.cfg.Stream, err)
+				StartTime: origin, FragmentDuration: c.cfg.FragmentDuration, BufferDuration: c.memoryWindow(),
+				Logger: c.log, OnEvent: c.onEvent, ReleaseFrame: release,
+				SpoolDir: c.cfg.spoolDir(), SpoolMaxBytes: int64(c.cfg.SpoolMax),
 			}
-			c.set(func(c *camera) { c.prod = p })
+			hold.video = videoTrack(src.Tracks())
+			connector.Add(1)
+			go func() {
+				defer connector.Done()
+				c.connect(ctx, pcfg, src.Tracks(), ready, fatal)
+			}()
 		}
-		c.set(func(c *camera) { c.sourceOpens++; c.state = "streaming" })
+		c.set(func(c *camera) {
+			c.sourceOpens++
+			if p != nil {
+				c.state = "streaming"
+			} else {
+				c.state = "connecting"
+			}
+		})
 		c.log.Info("capturing", "source", c.cfg.Source, "tracks", trackSummary(src.Tracks()))
 		// Frames of a reopened source keep the first source's time origin.
 		shift := src.Origin().Sub(origin)
@@ -337,14 +441,153 @@ func (c *camera) run(ctx context.Context, awsCfg aws.Config, endpoint string) er
 			}
 			fr.PTS += shift
 			fr.DTS += shift
-			if err := p.WriteFrame(ctx, fr); err != nil && ctx.Err() == nil {
-				c.log.Warn("frame refused", "err", err)
+			if p == nil {
+				select {
+				case p = <-ready:
+					c.set(func(c *camera) { c.prod = p; c.state = "streaming" })
+				case err := <-fatal:
+					stop()
+					src.Close()
+					return fmt.Errorf("stream %s: %w", c.cfg.Stream, err)
+				default:
+				}
+			}
+			if p != nil {
+				deliver(&fr)
+				continue
+			}
+			dropped := hold.push(fr)
+			for _, d := range dropped {
+				release(d)
+			}
+			n := hold.len()
+			c.set(func(c *camera) { c.framesHeld = n; c.framesDropped += uint64(len(dropped)) })
+			if len(dropped) > 0 {
+				c.log.Warn("endpoint unreachable: dropped the oldest frames held", "frames", len(dropped),
+					"held", n, "held_for", hold.duration())
 			}
 		}
 		stop()
 		src.Close()
 	}
 	return nil
+}
+
+// notDelivered counts the fragments Close reports neither acknowledged nor
+// kept in the spool for the next run (dropped and refused ones are counted
+// by the producer's Stats).
+func notDelivered(closeErr error) int {
+	var ce *producer.CloseError
+	if !errors.As(closeErr, &ce) {
+		if closeErr != nil {
+			return 1
+		}
+		return 0
+	}
+	n := ce.Omitted
+	for _, f := range ce.Fragments {
+		if errors.Is(f.Err, producer.ErrNotAcknowledged) && !f.Spooled {
+			n++
+		}
+	}
+	return n
+}
+
+// connect prepares the upload (describes or creates the stream, finds its
+// endpoint), trying again with backoff until it succeeds or ctx ends. A
+// configuration the producer rejects is fatal.
+func (c *camera) connect(ctx context.Context, pcfg producer.Config, tracks []media.Track, ready chan<- *producer.Producer, fatal chan<- error) {
+	backoff := time.Second
+	for attempt := 1; ; attempt++ {
+		c.set(func(c *camera) { c.connectAttempts++ })
+		actx, cancel := context.WithTimeout(ctx, connectTimeout)
+		p, err := producer.New(actx, pcfg, tracks)
+		cancel()
+		if err == nil {
+			if attempt > 1 {
+				c.log.Info("endpoint reached", "attempt", attempt)
+			}
+			ready <- p
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, producer.ErrInvalidConfig) {
+			fatal <- err
+			return
+		}
+		c.set(func(c *camera) { c.state = "endpoint unreachable"; c.lastErr = err.Error() })
+		c.log.Warn("endpoint unreachable; retrying", "attempt", attempt, "retry_in", backoff, "err", err)
+		if !sleepCtx(ctx, backoff) {
+			return
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
+}
+
+func videoTrack(tracks []media.Track) uint64 {
+	for _, t := range tracks {
+		if t.Kind == media.KindVideo {
+			return t.Number
+		}
+	}
+	return 0
+}
+
+// frameHold keeps, in order, the frames captured while no upload is ready,
+// within a media duration and a byte size; beyond them it drops whole
+// groups of pictures (from a video key frame to the next), oldest first.
+type frameHold struct {
+	frames   []media.Frame
+	bytes    int64
+	maxDur   time.Duration
+	maxBytes int64
+	video    uint64 // the video track (0: none; frames are dropped one by one)
+}
+
+func (h *frameHold) len() int { return len(h.frames) }
+
+func (h *frameHold) duration() time.Duration {
+	if len(h.frames) < 2 {
+		return 0
+	}
+	return h.frames[len(h.frames)-1].DTS - h.frames[0].DTS
+}
+
+// push adds a frame and returns the frames dropped to make room.
+func (h *frameHold) push(f media.Frame) []media.Frame {
+	h.frames = append(h.frames, f)
+	h.bytes += int64(len(f.Data))
+	var dropped []media.Frame
+	for len(h.frames) > 1 && (h.duration() > h.maxDur || h.bytes > h.maxBytes) {
+		end := 1
+		if h.video != 0 {
+			end = -1
+			for j := 1; j < len(h.frames); j++ {
+				if h.frames[j].Track == h.video && h.frames[j].Key {
+					end = j
+					break
+				}
+			}
+			if end < 0 {
+				break // one group longer than the bound: wait for the next key frame
+			}
+		}
+		for _, d := range h.frames[:end] {
+			h.bytes -= int64(len(d.Data))
+		}
+		dropped = append(dropped, h.frames[:end]...)
+		h.frames = slices.Delete(h.frames, 0, end)
+	}
+	return dropped
+}
+
+// take returns the frames held and empties the hold.
+func (h *frameHold) take() []media.Frame {
+	out := h.frames
+	h.frames, h.bytes = nil, 0
+	return out
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
@@ -428,7 +671,17 @@ func metricsHandler(cams []*camera) http.Handler {
 			h, problem := c.healthy(now)
 			ok = ok && h
 			c.mu.Lock()
-			entry := map[string]any{"stream": c.cfg.Stream, "healthy": h, "state": c.state}
+			p := c.prod
+			c.mu.Unlock()
+			var st producer.Stats
+			if p != nil {
+				st = p.Stats()
+			}
+			c.mu.Lock()
+			entry := map[string]any{"stream": c.cfg.Stream, "healthy": h, "state": c.state,
+				"fragments_persisted": st.Persisted, "fragments_dropped": st.Dropped, "fragments_failed": st.Failed,
+				"fragments_duplicated": st.Duplicates, "frames_dropped": c.framesDropped, "frames_held": c.framesHeld,
+				"endpoint_attempts": c.connectAttempts}
 			switch {
 			case !h:
 				entry["problem"] = problem
@@ -474,6 +727,9 @@ var captureMetrics = []metric{
 	{"kvs_fragments_duplicated_total", "Fragments sent again after a reconnect.", "counter", func(_ *camera, st producer.Stats) float64 { return float64(st.Duplicates) }},
 	{"kvs_bytes_sent_total", "PutMedia body bytes sent.", "counter", func(_ *camera, st producer.Stats) float64 { return float64(st.BytesSent) }},
 	{"kvs_putmedia_reconnects_total", "PutMedia sessions started after a failure.", "counter", func(_ *camera, st producer.Stats) float64 { return float64(st.Reconnects) }},
+	{"kvs_frames_dropped_total", "Frames dropped while the endpoint was unreachable, beyond --buffer-duration.", "counter", func(c *camera, _ producer.Stats) float64 { return float64(c.framesDropped) }},
+	{"kvs_frames_held", "Frames held while the endpoint is unreachable.", "gauge", func(c *camera, _ producer.Stats) float64 { return float64(c.framesHeld) }},
+	{"kvs_endpoint_attempts_total", "Attempts to prepare the upload (stream and endpoint).", "counter", func(c *camera, _ producer.Stats) float64 { return float64(c.connectAttempts) }},
 	{"kvs_source_opens_total", "Times the source was opened.", "counter", func(c *camera, _ producer.Stats) float64 { return float64(c.sourceOpens) }},
 	{"kvs_source_errors_total", "Source failures (open or read).", "counter", func(c *camera, _ producer.Stats) float64 { return float64(c.sourceErrors) }},
 	{"kvs_buffer_bytes", "Bytes held until acknowledged.", "gauge", func(_ *camera, st producer.Stats) float64 { return float64(st.BufferBytes) }},
