@@ -226,3 +226,65 @@ func TestFrameHoldDropsWholeGroupsOldestFirst(t *testing.T) {
 		t.Fatal("take left frames")
 	}
 }
+
+// TestFaultCaptureBlackhole blackholes kvs capture's path for 45 s, beyond
+// the staleness window and within its buffer: after the fault it recovers by
+// itself, SIGTERM ends it with status 0, and the archive holds every frame
+// it captured, once, in order.
+func TestFaultCaptureBlackhole(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for a minute and a half")
+	}
+	t.Parallel()
+	e := newFaultEnv(t, "capture-blackhole")
+	pp := startProducer(t, e.producerEnv(), "capture", "--source", "test://", "--stream", e.stream, "--log-level", "info")
+	e.acks.waitCount(t, 2, 30*time.Second)
+	if err := e.proxy.SetMode(faultproxy.Blackhole); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(45 * time.Second)
+	if err := e.proxy.SetMode(faultproxy.Pass); err != nil {
+		t.Fatal(err)
+	}
+	ended := time.Now()
+	deadline := ended.Add(recoveryBound + 30*time.Second)
+	for {
+		if _, ok := e.acks.firstAfter(ended); ok || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	at, ok := e.acks.firstAfter(ended)
+	if !ok {
+		t.Errorf("no fragment PERSISTED within %s of the fault's end", recoveryBound+30*time.Second)
+		pp.wait(t, 0)
+	}
+	t.Logf("recovery: first PERSISTED %s after the fault's end", at.Sub(ended).Round(time.Millisecond))
+	if d := at.Sub(ended); d > recoveryBound {
+		t.Errorf("recovery took %s, want within %s", d.Round(time.Millisecond), recoveryBound)
+	}
+	time.Sleep(6 * time.Second)
+	captured := time.Since(pp.began)
+	if code := pp.terminate(t); code != 0 {
+		t.Errorf("exit status %d:\n%s", code, tail(pp.Stderr(), 20))
+	}
+	warm, peak := pp.rssFigures()
+	t.Logf("kvs capture resident memory: %d kB after warm-up, peak %d kB; proxy %+v", warm, peak, e.proxy.Stats())
+	if peak-warm > putFaultMemoryGrowth {
+		t.Errorf("resident memory grew from %d kB to %d kB", warm, peak)
+	}
+	checkArchivedLoop(t, e.serve, e.stream, captured-3*time.Second)
+	// Every frame accepted is archived: none lost at the end, none twice.
+	m := regexp.MustCompile(`capture stopped .*frames=(\d+)`).FindStringSubmatch(pp.Stderr())
+	if m == nil {
+		t.Fatalf("no capture stopped line:\n%s", tail(pp.Stderr(), 5))
+	}
+	accepted, _ := strconv.Atoi(m[1])
+	archived := 0
+	for _, fs := range archivedFrames(t, e.serve, e.stream) {
+		archived += len(fs)
+	}
+	if archived > accepted || archived < accepted-3 {
+		t.Errorf("%d frames accepted from the source, %d archived", accepted, archived)
+	}
+}

@@ -29,7 +29,7 @@ import (
 // process (no t.Parallel), so the goroutines seen are the producer's.
 
 const (
-	inProcStaleness = 3 * time.Second
+	inProcStaleness = 5 * time.Second
 	inProcRetryMax  = time.Second
 	inProcRecovery  = inProcStaleness + inProcRetryMax + 3*time.Second
 )
@@ -49,7 +49,9 @@ func TestFaultProducerInProcess(t *testing.T) {
 		}
 		return n / clipSeconds
 	}()
-	const faultFor = 8 * time.Second
+	// Longer than the staleness window; at half the clip's rate a 2 s
+	// fragment crosses in 4 s, within it.
+	const faultFor = 10 * time.Second
 	cases := []struct {
 		name  string
 		fault func(t *testing.T, px *faultproxy.Proxy)
