@@ -275,7 +275,7 @@ func TestFaultCaptureBlackhole(t *testing.T) {
 	}
 	checkArchivedLoop(t, e.serve, e.stream, captured-3*time.Second)
 	// Every frame accepted is archived: none lost at the end, none twice.
-	m := regexp.MustCompile(`capture stopped .*frames=(\d+)`).FindStringSubmatch(pp.Stderr())
+	m := regexp.MustCompile(`capture stopped.*frames=(\d+)`).FindStringSubmatch(pp.Stderr())
 	if m == nil {
 		t.Fatalf("no capture stopped line:\n%s", tail(pp.Stderr(), 5))
 	}

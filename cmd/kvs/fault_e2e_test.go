@@ -131,9 +131,9 @@ func TestFaultBlackhole3Min(t *testing.T) {
 	})
 }
 
-// TestFaultResetsMidCluster resets every connection every 3 s for 24 s while
-// the path is throttled to about twice the clip's rate, so that fragments
-// take a good part of a second to cross and the resets land inside them.
+// TestFaultResetsMidCluster resets every connection eight times, each time
+// while upload bytes are crossing the proxy, with the path throttled to about
+// twice the clip's rate so that a fragment takes about a second to cross.
 func TestFaultResetsMidCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for a minute")
@@ -146,10 +146,15 @@ func TestFaultResetsMidCluster(t *testing.T) {
 		}
 		resets := 0
 		for range 8 {
-			time.Sleep(3 * time.Second)
+			time.Sleep(2 * time.Second)
+			// Reset while upload bytes are flowing: inside a cluster.
+			if !e.uploading(3 * time.Second) {
+				t.Errorf("no upload in flight to reset within 3 s")
+				continue
+			}
 			resets += e.proxy.ResetAll()
 		}
-		t.Logf("%d connections reset", resets)
+		t.Logf("%d connections reset, each while a cluster was crossing", resets)
 		if resets < 8 {
 			t.Errorf("only %d connections reset in 8 rounds", resets)
 		}

@@ -124,6 +124,20 @@ func newFaultEnv(t *testing.T, stream string) *faultEnv {
 	return e
 }
 
+// uploading waits up to timeout for upload bytes crossing the proxy (more
+// bytes within 50 ms) and reports whether it saw them.
+func (e *faultEnv) uploading(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		before := e.proxy.Stats().BytesUp
+		time.Sleep(50 * time.Millisecond)
+		if e.proxy.Stats().BytesUp > before {
+			return true
+		}
+	}
+	return false
+}
+
 // producerEnv is the environment of a kvs client that reaches the server
 // through the proxy.
 func (e *faultEnv) producerEnv() []string {
