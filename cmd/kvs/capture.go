@@ -680,7 +680,7 @@ func metricsHandler(cams []*camera) http.Handler {
 			c.mu.Lock()
 			entry := map[string]any{"stream": c.cfg.Stream, "healthy": h, "state": c.state,
 				"fragments_persisted": st.Persisted, "fragments_dropped": st.Dropped, "fragments_failed": st.Failed,
-				"fragments_duplicated": st.Duplicates, "frames_dropped": c.framesDropped, "frames_held": c.framesHeld,
+				"fragments_duplicated": st.Duplicates, "frames_dropped": c.framesDropped + st.FramesDropped, "frames_held": c.framesHeld,
 				"endpoint_attempts": c.connectAttempts}
 			switch {
 			case !h:
@@ -727,7 +727,7 @@ var captureMetrics = []metric{
 	{"kvs_fragments_duplicated_total", "Fragments sent again after a reconnect.", "counter", func(_ *camera, st producer.Stats) float64 { return float64(st.Duplicates) }},
 	{"kvs_bytes_sent_total", "PutMedia body bytes sent.", "counter", func(_ *camera, st producer.Stats) float64 { return float64(st.BytesSent) }},
 	{"kvs_putmedia_reconnects_total", "PutMedia sessions started after a failure.", "counter", func(_ *camera, st producer.Stats) float64 { return float64(st.Reconnects) }},
-	{"kvs_frames_dropped_total", "Frames dropped while the endpoint was unreachable, beyond --buffer-duration.", "counter", func(c *camera, _ producer.Stats) float64 { return float64(c.framesDropped) }},
+	{"kvs_frames_dropped_total", "Frames dropped: held beyond --buffer-duration while the endpoint was unreachable, or in fragments dropped from a full buffer.", "counter", func(c *camera, st producer.Stats) float64 { return float64(c.framesDropped + st.FramesDropped) }},
 	{"kvs_frames_held", "Frames held while the endpoint is unreachable.", "gauge", func(c *camera, _ producer.Stats) float64 { return float64(c.framesHeld) }},
 	{"kvs_endpoint_attempts_total", "Attempts to prepare the upload (stream and endpoint).", "counter", func(c *camera, _ producer.Stats) float64 { return float64(c.connectAttempts) }},
 	{"kvs_source_opens_total", "Times the source was opened.", "counter", func(c *camera, _ producer.Stats) float64 { return float64(c.sourceOpens) }},
