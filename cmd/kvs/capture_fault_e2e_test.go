@@ -227,15 +227,11 @@ func TestFrameHoldDropsWholeGroupsOldestFirst(t *testing.T) {
 	}
 }
 
-// TestFaultCaptureBlackhole blackholes kvs capture's path for 45 s, beyond
+// faultScenarioCaptureBlackhole blackholes kvs capture's path for 45 s, beyond
 // the staleness window and within its buffer: after the fault it recovers by
 // itself, SIGTERM ends it with status 0, and the archive holds every frame
 // it captured, once, in order.
-func TestFaultCaptureBlackhole(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs for a minute and a half")
-	}
-	t.Parallel()
+func faultScenarioCaptureBlackhole(t *testing.T, _ map[int]string) {
 	e := newFaultEnv(t, "capture-blackhole")
 	pp := startProducer(t, e.producerEnv(), "capture", "--source", "test://", "--stream", e.stream, "--log-level", "info")
 	e.acks.waitCount(t, 2, 30*time.Second)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,17 +19,50 @@ import (
 //     of the clip exactly once, in order (content hashes, per track);
 //   - its resident memory stays bounded.
 // A producer that does not exit in time is stopped with SIGQUIT and the test
-// fails with its goroutines. Each test runs in parallel with the others.
+// fails with its goroutines.
+
+// TestFaults runs every fault scenario at the same time, each as a subtest
+// with its own kvs serve, proxy and producer: they mostly wait on real time
+// (the longest, a three-minute blackhole, takes about five minutes), and
+// subtests started together this way are not held back by -parallel.
+func TestFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for five minutes")
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	clips := map[int]string{}
+	for _, n := range []int{16, 60, 70, 100, 150} {
+		clips[n] = makeFaultClip(t, dir, n)
+	}
+	scenarios := []struct {
+		name string
+		run  func(*testing.T, map[int]string)
+	}{
+		{"none", faultScenarioNone},
+		{"frozen-server-70s", faultScenarioFrozenServer},
+		{"blackhole-3min", faultScenarioBlackhole3Min},
+		{"resets-mid-cluster", faultScenarioResetsMidCluster},
+		{"refused-40s", faultScenarioRefused},
+		{"throttled-40s", faultScenarioThrottled},
+		{"acks-withheld-40s", faultScenarioAcksWithheld},
+		{"capture-blackhole-45s", faultScenarioCaptureBlackhole},
+	}
+	var wg sync.WaitGroup
+	for _, sc := range scenarios {
+		wg.Go(func() { t.Run(sc.name, func(t *testing.T) { sc.run(t, clips) }) })
+	}
+	wg.Wait()
+}
 
 // putFaultMemoryGrowth bounds the producer's resident memory growth from
 // warm-up to peak: the clip's fragments held through the fault are a few MB.
 const putFaultMemoryGrowth = 48 << 10 // kB
 
-// runPutFault uploads a clip of clipSeconds, applies fault faultAt after the
+// runPutFault uploads a clip of clipSeconds (made by makeFaultClip), applies fault faultAt after the
 // upload started, and checks the outcome. fault returns when the fault ends.
-func runPutFault(t *testing.T, stream string, clipSeconds int, faultAt time.Duration, fault func(e *faultEnv)) {
+func runPutFault(t *testing.T, clip, stream string, clipSeconds int, faultAt time.Duration, fault func(e *faultEnv)) {
 	t.Helper()
-	clip := makeFaultClip(t, t.TempDir(), clipSeconds)
 	want := readFrameSigs(t, clip)
 	e := newFaultEnv(t, stream)
 	fi, err := os.Stat(clip)
@@ -83,15 +117,11 @@ func runPutFault(t *testing.T, stream string, clipSeconds int, faultAt time.Dura
 	t.Logf("%s", tail(pp.Stderr(), 1))
 }
 
-// TestFaultFrozenServer stops kvs serve with SIGSTOP for 70 s in the middle
+// faultScenarioFrozenServer stops kvs serve with SIGSTOP for 70 s in the middle
 // of an upload, then resumes it: the producer's connection is accepted by
 // the kernel but nothing answers, as with a hung server.
-func TestFaultFrozenServer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs for two minutes")
-	}
-	t.Parallel()
-	runPutFault(t, "frozen", 100, 12*time.Second, func(e *faultEnv) {
+func faultScenarioFrozenServer(t *testing.T, clips map[int]string) {
+	runPutFault(t, clips[100], "frozen", 100, 12*time.Second, func(e *faultEnv) {
 		pid := e.serve.cmd.Process.Pid
 		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
@@ -110,17 +140,13 @@ func TestFaultFrozenServer(t *testing.T) {
 	})
 }
 
-// TestFaultBlackhole3Min blackholes the path for three minutes: connections
+// faultScenarioBlackhole3Min blackholes the path for three minutes: connections
 // are accepted and carry nothing, without a reset, and those caught in the
 // blackhole never carry anything again (a NAT that lost its state). The
 // clip outlasts the producer's 120 s buffer, so the upload also waits on a
 // full buffer.
-func TestFaultBlackhole3Min(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs for four minutes")
-	}
-	t.Parallel()
-	runPutFault(t, "blackhole", 150, 12*time.Second, func(e *faultEnv) {
+func faultScenarioBlackhole3Min(t *testing.T, clips map[int]string) {
+	runPutFault(t, clips[150], "blackhole", 150, 12*time.Second, func(e *faultEnv) {
 		if err := e.proxy.SetMode(faultproxy.Blackhole); err != nil {
 			t.Fatal(err)
 		}
@@ -131,15 +157,11 @@ func TestFaultBlackhole3Min(t *testing.T) {
 	})
 }
 
-// TestFaultResetsMidCluster resets every connection eight times, each time
+// faultScenarioResetsMidCluster resets every connection eight times, each time
 // while upload bytes are crossing the proxy, with the path throttled to about
 // twice the clip's rate so that a fragment takes about a second to cross.
-func TestFaultResetsMidCluster(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs for a minute")
-	}
-	t.Parallel()
-	runPutFault(t, "resets", 60, 8*time.Second, func(e *faultEnv) {
+func faultScenarioResetsMidCluster(t *testing.T, clips map[int]string) {
+	runPutFault(t, clips[60], "resets", 60, 8*time.Second, func(e *faultEnv) {
 		defer func() { _ = e.proxy.SetThrottle(0) }()
 		if err := e.proxy.SetThrottle(e.clipRate * 2); err != nil {
 			t.Fatal(err)
@@ -161,14 +183,10 @@ func TestFaultResetsMidCluster(t *testing.T) {
 	})
 }
 
-// TestFaultRefused resets every connection and refuses new ones for 40 s,
+// faultScenarioRefused resets every connection and refuses new ones for 40 s,
 // as when the server's host is down.
-func TestFaultRefused(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs for a minute and a half")
-	}
-	t.Parallel()
-	runPutFault(t, "refused", 70, 8*time.Second, func(e *faultEnv) {
+func faultScenarioRefused(t *testing.T, clips map[int]string) {
+	runPutFault(t, clips[70], "refused", 70, 8*time.Second, func(e *faultEnv) {
 		if err := e.proxy.SetMode(faultproxy.Refuse); err != nil {
 			t.Fatal(err)
 		}
@@ -183,14 +201,10 @@ func TestFaultRefused(t *testing.T) {
 	})
 }
 
-// TestFaultThrottled throttles the path to half the clip's rate, each
+// faultScenarioThrottled throttles the path to half the clip's rate, each
 // direction, for 40 s: the producer falls behind and must catch up.
-func TestFaultThrottled(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs for a minute and a half")
-	}
-	t.Parallel()
-	runPutFault(t, "throttled", 70, 8*time.Second, func(e *faultEnv) {
+func faultScenarioThrottled(t *testing.T, clips map[int]string) {
+	runPutFault(t, clips[70], "throttled", 70, 8*time.Second, func(e *faultEnv) {
 		if err := e.proxy.SetThrottle(e.clipRate / 2); err != nil {
 			t.Fatal(err)
 		}
@@ -201,16 +215,12 @@ func TestFaultThrottled(t *testing.T) {
 	})
 }
 
-// TestFaultAcksWithheld forwards the upload but holds back every response
+// faultScenarioAcksWithheld forwards the upload but holds back every response
 // byte for 40 s (beyond the staleness window): the server stores fragments
 // whose PERSISTED acks the producer does not see, so it sends them again.
 // Each must still be archived once.
-func TestFaultAcksWithheld(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs for a minute and a half")
-	}
-	t.Parallel()
-	runPutFault(t, "withheld", 70, 8*time.Second, func(e *faultEnv) {
+func faultScenarioAcksWithheld(t *testing.T, clips map[int]string) {
+	runPutFault(t, clips[70], "withheld", 70, 8*time.Second, func(e *faultEnv) {
 		if err := e.proxy.SetMode(faultproxy.Withhold); err != nil {
 			t.Fatal(err)
 		}
@@ -221,9 +231,8 @@ func TestFaultAcksWithheld(t *testing.T) {
 	})
 }
 
-// TestFaultNone is the baseline: the same upload through the proxy with no
+// faultScenarioNone is the baseline: the same upload through the proxy with no
 // fault, so a failure of the fault tests is the fault's, not the harness's.
-func TestFaultNone(t *testing.T) {
-	t.Parallel()
-	runPutFault(t, "nofault", 16, 6*time.Second, func(e *faultEnv) { time.Sleep(2 * time.Second) })
+func faultScenarioNone(t *testing.T, clips map[int]string) {
+	runPutFault(t, clips[16], "nofault", 16, 6*time.Second, func(e *faultEnv) { time.Sleep(2 * time.Second) })
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"runtime/pprof"
 	"strings"
 	"sync"
@@ -137,7 +138,14 @@ func runInProcess(t *testing.T, serve *serveProc, px *faultproxy.Proxy, acks *ac
 	defer src.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	var logs lockedBuffer
+	defer func() {
+		if t.Failed() {
+			t.Logf("producer log:\n%s", logs.String())
+		}
+	}()
 	p, err := producer.New(ctx, producer.Config{
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		StreamName: stream, Region: serve.Region, EndpointURL: px.URL(),
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			return aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey}, nil
@@ -220,6 +228,24 @@ func runInProcess(t *testing.T, serve *serveProc, px *faultproxy.Proxy, acks *ac
 		t.Errorf("recovery took %s, want within %s", d.Round(time.Millisecond), inProcRecovery)
 	}
 	checkExactlyOnce(t, want, archivedFrames(t, serve, stream))
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // clipDuration estimates a clip's length from its video frame count (30 fps).
