@@ -145,7 +145,7 @@ func runInProcess(t *testing.T, serve *serveProc, px *faultproxy.Proxy, acks *ac
 		}
 	}()
 	p, err := producer.New(ctx, producer.Config{
-		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:     slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		StreamName: stream, Region: serve.Region, EndpointURL: px.URL(),
 		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 			return aws.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey}, nil
