@@ -179,6 +179,13 @@ func TestCaptureExitStatusWhenMediaDropped(t *testing.T) {
 	if fragsDropped < 1 {
 		t.Errorf("kvs_fragments_dropped_total %g after 12 s refused with a 4 s buffer", fragsDropped)
 	}
+	// The frames of the dropped fragments count too: a fragment of about
+	// 2 s of the test pattern holds about 60 video and 94 audio frames.
+	v := metricValue(t, metrics, "kvs_frames_dropped_total", e.stream)
+	t.Logf("dropped: %g frames held at start, %g fragments, %g frames in all", droppedFrames, fragsDropped, v)
+	if v < droppedFrames+100*fragsDropped {
+		t.Errorf("kvs_frames_dropped_total %g after %g fragments dropped (and %g frames held before)", v, fragsDropped, droppedFrames)
+	}
 	if status, cam := healthz(t, metrics); cam["fragments_dropped"] != fragsDropped || cam["fragments_duplicated"] == nil {
 		t.Errorf("/healthz %d camera %+v, want fragments_dropped %g and fragments_duplicated", status, cam, fragsDropped)
 	}
