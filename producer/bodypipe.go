@@ -60,7 +60,10 @@ func (p *bodyPipe) Read(b []byte) (int, error) {
 	select {
 	case chunk := <-p.handover:
 		m := copy(b, chunk)
-		p.consumed <- m
+		select {
+		case p.consumed <- m:
+		case <-p.done: // the writer has returned: nobody takes the answer
+		}
 		return m, nil
 	case <-p.done:
 		return 0, p.errForReader()
@@ -83,7 +86,10 @@ func (p *bodyPipe) WriteTo(w io.Writer) (int64, error) {
 				p.closeWith(&p.writeErr, err)
 				return total, err
 			}
-			p.consumed <- m
+			select {
+			case p.consumed <- m:
+			case <-p.done: // the writer has returned: nobody takes the answer
+			}
 		case <-p.done:
 			err := p.errForReader()
 			if err == io.EOF {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"time"
 )
 
 // writeAll writes chunks to the pipe from a goroutine, then closes the
@@ -103,3 +104,42 @@ func TestBodyPipeErrors(t *testing.T) {
 type failWriter struct{ err error }
 
 func (f failWriter) Write([]byte) (int, error) { return 0, f.err }
+
+// stallWriter blocks every Write until release is closed, as a connection
+// to a frozen server does once its socket buffer is full.
+type stallWriter struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (w *stallWriter) Write(b []byte) (int, error) {
+	close(w.entered)
+	<-w.release
+	return len(b), nil
+}
+
+// A session closed while the transport is stuck writing a chunk must not
+// leave the transport's writer blocked for ever once the write completes:
+// the Write that handed the chunk over has returned and takes no answer.
+func TestBodyPipeClosedDuringAStalledWrite(t *testing.T) {
+	p := newBodyPipe()
+	wrote := make(chan error, 1)
+	go func() { _, err := p.Write([]byte("cluster")); wrote <- err }()
+	w := &stallWriter{entered: make(chan struct{}), release: make(chan struct{})}
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		_, _ = p.WriteTo(w)
+	}()
+	<-w.entered
+	_ = p.CloseWrite(errors.New("session stale"))
+	if err := <-wrote; err == nil {
+		t.Fatal("Write returned no error after the pipe was closed")
+	}
+	close(w.release)
+	select {
+	case <-readerDone:
+	case <-time.After(2 * time.Second):
+		t.Fatal("WriteTo is still blocked after the pipe was closed and its write completed")
+	}
+}
