@@ -134,27 +134,48 @@ type Proxy struct {
 
 // conn is one proxied connection.
 type conn struct {
-	id       uint64
-	client   *net.TCPConn
-	server   *net.TCPConn // nil while blackholed from the start
-	dead     bool         // blackholed: never forwards again
-	gone     chan struct{}
-	goneOnce sync.Once
+	id     uint64
+	client *net.TCPConn
+	dead   bool // blackholed: never forwards again (guarded by Proxy.mu)
+	gone   chan struct{}
+
+	mu     sync.Mutex
+	server *net.TCPConn // nil until dialled (never, when blackholed from the start)
+	closed bool
 }
 
+// close closes both sides, with a reset (RST) when reset is set.
 func (c *conn) close(reset bool) {
-	c.goneOnce.Do(func() {
-		close(c.gone)
-		for _, tc := range []*net.TCPConn{c.client, c.server} {
-			if tc == nil {
-				continue
-			}
-			if reset {
-				_ = tc.SetLinger(0)
-			}
-			_ = tc.Close()
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	server := c.server
+	c.mu.Unlock()
+	close(c.gone)
+	for _, tc := range []*net.TCPConn{c.client, server} {
+		if tc == nil {
+			continue
 		}
-	})
+		if reset {
+			_ = tc.SetLinger(0)
+		}
+		_ = tc.Close()
+	}
+}
+
+// setServer records the dialled server side; false when the connection was
+// closed meanwhile (the caller then closes sc).
+func (c *conn) setServer(sc *net.TCPConn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.server = sc
+	return true
 }
 
 // New listens on 127.0.0.1 (an ephemeral port) and forwards to target
@@ -369,25 +390,21 @@ func (p *Proxy) serve(c *conn) {
 		c.close(true)
 		return
 	}
-	p.mu.Lock()
-	c.server = sc.(*net.TCPConn)
-	closing := p.closed
-	p.mu.Unlock()
+	server := sc.(*net.TCPConn)
 	select {
-	case <-c.gone:
-		closing = true // reset while dialling
+	case <-p.done:
+		c.close(true)
 	default:
 	}
-	if closing {
-		_ = c.server.SetLinger(0)
-		_ = c.server.Close()
-		c.close(true)
+	if !c.setServer(server) {
+		_ = server.SetLinger(0)
+		_ = server.Close()
 		return
 	}
 	var pumps sync.WaitGroup
 	pumps.Add(2)
-	go func() { defer pumps.Done(); p.pump(c, Upstream, c.client, c.server) }()
-	go func() { defer pumps.Done(); p.pump(c, Downstream, c.server, c.client) }()
+	go func() { defer pumps.Done(); p.pump(c, Upstream, c.client, server) }()
+	go func() { defer pumps.Done(); p.pump(c, Downstream, server, c.client) }()
 	pumps.Wait()
 	c.close(false)
 }
