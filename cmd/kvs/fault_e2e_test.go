@@ -169,9 +169,10 @@ func faultScenarioResetsMidCluster(t *testing.T, clips map[int]string) {
 		resets := 0
 		for range 8 {
 			time.Sleep(2 * time.Second)
-			// Reset while upload bytes are flowing: inside a cluster.
-			if !e.uploading(3 * time.Second) {
-				t.Errorf("no upload in flight to reset within 3 s")
+			// Reset while upload bytes are flowing: inside a cluster. After
+			// a reset the producer may wait out a backoff (up to 16 s) first.
+			if !e.uploading(producerRetryMax + 5*time.Second) {
+				t.Errorf("no upload in flight to reset within %s", producerRetryMax+5*time.Second)
 				continue
 			}
 			resets += e.proxy.ResetAll()
