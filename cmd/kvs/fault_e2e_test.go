@@ -32,7 +32,7 @@ func TestFaults(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	clips := map[int]string{}
-	for _, n := range []int{16, 60, 70, 100, 150} {
+	for _, n := range []int{16, 70, 100, 150} {
 		clips[n] = makeFaultClip(t, dir, n)
 	}
 	scenarios := []struct {
@@ -161,7 +161,7 @@ func faultScenarioBlackhole3Min(t *testing.T, clips map[int]string) {
 // while upload bytes are crossing the proxy, with the path throttled to about
 // twice the clip's rate so that a fragment takes about a second to cross.
 func faultScenarioResetsMidCluster(t *testing.T, clips map[int]string) {
-	runPutFault(t, clips[60], "resets", 60, 8*time.Second, func(e *faultEnv) {
+	runPutFault(t, clips[100], "resets", 100, 8*time.Second, func(e *faultEnv) {
 		defer func() { _ = e.proxy.SetThrottle(0) }()
 		if err := e.proxy.SetThrottle(e.clipRate * 2); err != nil {
 			t.Fatal(err)
