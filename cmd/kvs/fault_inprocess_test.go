@@ -230,24 +230,6 @@ func runInProcess(t *testing.T, serve *serveProc, px *faultproxy.Proxy, acks *ac
 	checkExactlyOnce(t, want, archivedFrames(t, serve, stream))
 }
 
-// lockedBuffer is a bytes.Buffer safe for concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // clipDuration estimates a clip's length from its video frame count (30 fps).
 func clipDuration(frames map[uint64][]frameSig) time.Duration {
 	return time.Duration(len(frames[1])) * time.Second / 30
