@@ -465,11 +465,13 @@ func (p *Proxy) pump(c *conn, d Direction, src, dst *net.TCPConn) {
 			if p.tap != nil {
 				p.tap(c.id, d, buf[:m])
 			}
+			// Counted before the write, so that a peer that has read them
+			// finds them counted.
+			counter.Add(int64(m))
 			if _, werr := dst.Write(buf[:m]); werr != nil {
 				c.close(true)
 				return
 			}
-			counter.Add(int64(m))
 			if rate > 0 {
 				wait := time.Duration(float64(m)/float64(rate)*float64(time.Second)) - time.Since(start)
 				if wait > 0 {
