@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"os/exec"
 	"regexp"
@@ -17,23 +16,13 @@ import (
 	"kvskit/media"
 )
 
-// metricValue reads one sample of a kvs capture /metrics page.
-func metricValue(t *testing.T, addr, name, stream string) float64 {
+// mustMetric reads one of kvs capture's metrics for a stream, failing the
+// test when /metrics lacks it.
+func mustMetric(t *testing.T, addr, name, stream string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatalf("/metrics: %v", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name+`{stream="`+stream+`"}`) + ` (\S+)$`)
-	m := re.FindSubmatch(body)
-	if m == nil {
-		t.Fatalf("/metrics lacks %s for %s:\n%s", name, stream, body)
-	}
-	v, err := strconv.ParseFloat(string(m[1]), 64)
-	if err != nil {
-		t.Fatal(err)
+	v, ok := metricValue(t, addr, name, stream)
+	if !ok {
+		t.Fatalf("/metrics on %s lacks %s for %s", addr, name, stream)
 	}
 	return v
 }
@@ -113,10 +102,10 @@ func TestCaptureWaitsForEndpoint(t *testing.T) {
 	if n := pp.count("endpoint unreachable; retrying"); n < 3 {
 		t.Errorf("%d retry log lines in 8 s, want one per attempt (at 0, 1, 3 and 7 s):\n%s", n, tail(pp.Stderr(), 10))
 	}
-	if v := metricValue(t, metrics, "kvs_endpoint_attempts_total", e.stream); v < 3 {
+	if v := mustMetric(t, metrics, "kvs_endpoint_attempts_total", e.stream); v < 3 {
 		t.Errorf("kvs_endpoint_attempts_total %g after 8 s", v)
 	}
-	if v := metricValue(t, metrics, "kvs_frames_held", e.stream); v < 200 {
+	if v := mustMetric(t, metrics, "kvs_frames_held", e.stream); v < 200 {
 		t.Errorf("kvs_frames_held %g after 8 s of a 30 fps source", v)
 	}
 	if _, cam := healthz(t, metrics); cam["state"] != "endpoint unreachable" {
@@ -152,8 +141,8 @@ func TestCaptureExitStatusWhenMediaDropped(t *testing.T) {
 		"--metrics-listen", metrics, "--log-level", "info", "--buffer-duration", "4s")
 	time.Sleep(10 * time.Second)
 	pp.running(t)
-	held := metricValue(t, metrics, "kvs_frames_held", e.stream)
-	droppedFrames := metricValue(t, metrics, "kvs_frames_dropped_total", e.stream)
+	held := mustMetric(t, metrics, "kvs_frames_held", e.stream)
+	droppedFrames := mustMetric(t, metrics, "kvs_frames_dropped_total", e.stream)
 	// 10 s of frames, 4 s of them (and at most one more group) held.
 	if droppedFrames < 100 || held > 6*30*(1+48000/1024/30) {
 		t.Errorf("after 10 s refused with 4 s held: %g frames dropped, %g held", droppedFrames, held)
@@ -175,13 +164,13 @@ func TestCaptureExitStatusWhenMediaDropped(t *testing.T) {
 	if err := e.proxy.SetMode(faultproxy.Pass); err != nil {
 		t.Fatal(err)
 	}
-	fragsDropped := metricValue(t, metrics, "kvs_fragments_dropped_total", e.stream)
+	fragsDropped := mustMetric(t, metrics, "kvs_fragments_dropped_total", e.stream)
 	if fragsDropped < 1 {
 		t.Errorf("kvs_fragments_dropped_total %g after 12 s refused with a 4 s buffer", fragsDropped)
 	}
 	// The frames of the dropped fragments count too: a fragment of about
 	// 2 s of the test pattern holds about 60 video and 94 audio frames.
-	v := metricValue(t, metrics, "kvs_frames_dropped_total", e.stream)
+	v := mustMetric(t, metrics, "kvs_frames_dropped_total", e.stream)
 	t.Logf("dropped: %g frames held at start, %g fragments, %g frames in all", droppedFrames, fragsDropped, v)
 	if v < droppedFrames+100*fragsDropped {
 		t.Errorf("kvs_frames_dropped_total %g after %g fragments dropped (and %g frames held before)", v, fragsDropped, droppedFrames)
