@@ -382,9 +382,11 @@ func (c *camera) run(parent context.Context, awsCfg aws.Config, endpoint string)
 		c.log.Info("capture stopped", "frames", st.Frames, "persisted", st.Persisted, "dropped", st.Dropped,
 			"failed", st.Failed, "duplicates", st.Duplicates, "frames_dropped", framesDropped+st.FramesDropped,
 			"unacknowledged", unsent, "spooled_left", st.SpoolFragments, "spool_corrupt", st.SpoolCorrupt)
-		if runErr == nil && (unsent > 0 || st.Dropped > 0 || st.Failed > 0 || st.SpoolLost > 0 || framesDropped > 0) {
-			runErr = fmt.Errorf("stream %s: %w: %d fragments dropped, %d refused, %d frames dropped before the endpoint was reached, %d fragments neither acknowledged nor spooled",
-				c.cfg.Stream, errMediaLost, st.Dropped, st.Failed, framesDropped, unsent)
+		// Each damaged spool file (found at start or when read back) is a
+		// fragment lost.
+		if runErr == nil && (unsent > 0 || st.Dropped > 0 || st.Failed > 0 || st.SpoolCorrupt > 0 || framesDropped > 0) {
+			runErr = fmt.Errorf("stream %s: %w: %d fragments dropped, %d refused, %d lost with damaged spool files, %d frames dropped before the endpoint was reached, %d fragments neither acknowledged nor spooled",
+				c.cfg.Stream, errMediaLost, st.Dropped, st.Failed, st.SpoolCorrupt, framesDropped, unsent)
 		}
 	}()
 	for ctx.Err() == nil {
