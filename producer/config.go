@@ -299,7 +299,10 @@ type Stats struct {
 	// oldest first), FramesDropped the frames in them.
 	Dropped       uint64
 	FramesDropped uint64
-	// Duplicates counts fragments sent again after a reconnect.
+	// Duplicates counts fragments sent again whole after an earlier session
+	// had sent them whole without an acknowledgement (lost with its
+	// connection): the ones the endpoint may hold already. A fragment cut
+	// off mid-way and sent again is not one.
 	Duplicates uint64
 	// BytesSent counts PutMedia body bytes.
 	BytesSent int64

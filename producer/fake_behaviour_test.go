@@ -325,6 +325,11 @@ func TestStaleSessionReconnects(t *testing.T) {
 	if st.Reconnects < 1 || st.Persisted != st.Fragments {
 		t.Errorf("stats %+v: want a reconnect after silence, then everything persisted", st)
 	}
+	// The silent session received fragments whole: sent again, they are
+	// the duplicates, at most one per fragment.
+	if first := len(fake.records()[0].Clusters); st.Duplicates < 1 || st.Duplicates > uint64(first) {
+		t.Errorf("stats %+v: %d duplicates, want 1 to the %d fragments the silent session got", st, st.Duplicates, first)
+	}
 }
 
 func TestLiveModeDropsOldestFragments(t *testing.T) {

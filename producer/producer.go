@@ -30,6 +30,7 @@ type entry struct {
 	number   string
 	sentIn   uint64 // id of the last session that sent it (0: never)
 	sends    int
+	written  bool // a session wrote it whole (its ACK may have been lost)
 	gopStart bool // its video starts with a key frame (or it has no video)
 	frames   int  // frames in it (0: unknown, for a fragment an earlier run spooled)
 	inflight bool

@@ -455,7 +455,9 @@ func (p *Producer) writeSession(s *session, pw *bodyPipe) error {
 		}
 		if e != nil && age < p.cfg.SessionRotation && !switchTracks {
 			e.inflight = true
-			if e.sends > 0 {
+			if e.written {
+				// Sent whole before: the acknowledgement was lost, and the
+				// endpoint may hold it already.
 				p.stats.Duplicates++
 			}
 			e.sends++
@@ -506,6 +508,7 @@ func (p *Producer) writeSession(s *session, pw *bodyPipe) error {
 		}
 		p.mu.Lock()
 		e.inflight = false
+		e.written = e.written || err == nil
 		if e.removed {
 			p.releaseLocked(e.frag)
 		}
