@@ -6,34 +6,36 @@ import (
 	"strings"
 )
 
-// byteSize is a size flag and YAML value: a number of bytes with an
-// optional K, M, G or T suffix (powers of 1024; "B" and "iB" accepted).
+// byteSize is a size flag and YAML value (--spool-max, --buffer-size).
 type byteSize int64
 
+// maxByteSize bounds a size: a petabyte is no size a flag means.
+const maxByteSize = 1 << 50
+
+// sizeUnits are the units a size may carry, read as dd reads them: K, M, G
+// and T (and KiB, MiB, GiB, TiB) are powers of 1024; KB, MB, GB and TB
+// powers of 1000. Case does not matter.
+var sizeUnits = map[string]float64{
+	"": 1, "b": 1,
+	"k": 1 << 10, "kib": 1 << 10, "kb": 1e3,
+	"m": 1 << 20, "mib": 1 << 20, "mb": 1e6,
+	"g": 1 << 30, "gib": 1 << 30, "gb": 1e9,
+	"t": 1 << 40, "tib": 1 << 40, "tb": 1e12,
+}
+
+// parseByteSize reads a positive size such as 8000000, 16MB, 64MiB or 500M.
 func parseByteSize(s string) (byteSize, error) {
-	t := strings.ToUpper(strings.TrimSpace(s))
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "B"), "I")
-	mult := int64(1)
-	if n := len(t); n > 0 {
-		switch t[n-1] {
-		case 'K':
-			mult = 1 << 10
-		case 'M':
-			mult = 1 << 20
-		case 'G':
-			mult = 1 << 30
-		case 'T':
-			mult = 1 << 40
-		}
-		if mult > 1 {
-			t = t[:n-1]
-		}
+	t := strings.TrimSpace(s)
+	i := len(t)
+	for i > 0 && (t[i-1] < '0' || t[i-1] > '9') && t[i-1] != '.' {
+		i--
 	}
-	v, err := strconv.ParseFloat(strings.TrimSpace(t), 64)
-	if err != nil || v <= 0 || v*float64(mult) >= 1<<62 {
-		return 0, fmt.Errorf("size %q: want a positive number of bytes, with an optional K, M, G or T suffix", s)
+	mult, ok := sizeUnits[strings.ToLower(strings.TrimSpace(t[i:]))]
+	v, err := strconv.ParseFloat(t[:i], 64)
+	if !ok || err != nil || v*mult < 1 || v*mult > maxByteSize {
+		return 0, fmt.Errorf("size %q: want a positive number of bytes with an optional unit, such as 16MB (10^6), 64MiB or 64M (2^20)", s)
 	}
-	return byteSize(v * float64(mult)), nil
+	return byteSize(v * mult), nil
 }
 
 func (b *byteSize) String() string { return humanBytes(float64(*b)) }

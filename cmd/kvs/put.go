@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -36,7 +35,7 @@ type putOptions struct {
 	tags        []string
 	maxBytes    float64
 	maxFrags    float64
-	bufferSize  string
+	bufferSize  byteSize
 	resume      bool
 }
 
@@ -45,7 +44,7 @@ type putOptions struct {
 // collector's headroom the whole process stays under 64 MB, and an upload
 // at full speed over loopback still never waits on it for long (a fragment
 // is acknowledged well before 16 MB more are sent).
-const defaultPutBuffer = "16MB"
+const defaultPutBuffer = 16e6
 
 func newPutCmd() *cobra.Command {
 	var o putOptions
@@ -92,7 +91,8 @@ completes; a run with --resume that finds none starts one.`,
 	f.Float64Var(&o.maxBytes, "max-bytes-per-second", 0, "client-side pacing (default: the KVS limit, 12.5 MB/s; -1: none, for a local endpoint with raised limits)")
 	f.BoolVar(&o.resume, "resume", false, "continue an interrupted upload of the same file (same timestamps, persisted fragments skipped)")
 	f.Float64Var(&o.maxFrags, "max-fragments-per-second", 0, "client-side pacing (default: the KVS limit, 5; -1: none)")
-	f.StringVar(&o.bufferSize, "buffer-size", defaultPutBuffer, "bytes of fragments held until acknowledged (e.g. 8MB, 64MiB); reading waits while it is full")
+	o.bufferSize = defaultPutBuffer
+	f.Var(&o.bufferSize, "buffer-size", "bytes of fragments held until acknowledged (e.g. 8MB, 64MiB); reading waits while it is full")
 	return cmd
 }
 
@@ -131,12 +131,9 @@ func runPut(ctx context.Context, cmd *cobra.Command, o putOptions, path string) 
 	if o.output != "text" && o.output != "json" {
 		return fmt.Errorf("--output %q: want text or json", o.output)
 	}
-	bufferBytes, err := parseSize(o.bufferSize)
-	if err != nil {
-		return fmt.Errorf("--buffer-size: %w", err)
-	}
-	if bufferBytes < 1<<20 {
-		return fmt.Errorf("--buffer-size %s: want at least 1MB", o.bufferSize)
+	bufferBytes := int64(o.bufferSize)
+	if bufferBytes < 1e6 {
+		return fmt.Errorf("--buffer-size %s: want at least 1MB", o.bufferSize.String())
 	}
 	start := time.Now()
 	if o.startTime != "" {
@@ -423,24 +420,6 @@ func signalExitCode(sig os.Signal) int {
 		return 128 + int(s)
 	}
 	return 1
-}
-
-// parseSize reads a byte count: a number with an optional unit, decimal
-// (kB, MB, GB) or binary (KiB, MiB, GiB); a bare number is bytes.
-func parseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	i := len(t)
-	for i > 0 && (t[i-1] < '0' || t[i-1] > '9') && t[i-1] != '.' {
-		i--
-	}
-	num, unit := t[:i], strings.ToLower(strings.TrimSpace(t[i:]))
-	mult := map[string]float64{"": 1, "b": 1, "k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9,
-		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30}[unit]
-	v, err := strconv.ParseFloat(num, 64)
-	if err != nil || mult == 0 || v < 0 || v*mult > 1<<40 {
-		return 0, fmt.Errorf("%q: want a size such as 16MB, 64MiB or 8000000", s)
-	}
-	return int64(v * mult), nil
 }
 
 // signalName names SIGINT and SIGTERM as people know them.
