@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -183,7 +184,9 @@ func (s *Server) checkImageGeneration(cfg *store.ImageGenerationConfig) *apiErro
 	return c.e
 }
 
-func (s *Server) describeImageGenerationConfiguration(w http.ResponseWriter, _ *http.Request, body []byte) *apiError {
+// describeStreamConfig answers a Describe...Configuration call of a
+// stream: the configuration get returns under name, left out when unset.
+func describeStreamConfig[T any](s *Server, w http.ResponseWriter, body []byte, name string, get func(*store.Stream) *T) *apiError {
 	var in streamRef
 	if e := decode(body, &in); e != nil {
 		return e
@@ -193,34 +196,48 @@ func (s *Server) describeImageGenerationConfiguration(w http.ResponseWriter, _ *
 		return e
 	}
 	out := map[string]any{}
-	if st.ImageGeneration != nil {
-		out["ImageGenerationConfiguration"] = st.ImageGeneration
+	if v := get(&st); v != nil {
+		out[name] = v
 	}
 	writeJSON(w, out)
 	return nil
 }
 
-func (s *Server) updateImageGenerationConfiguration(w http.ResponseWriter, _ *http.Request, body []byte) *apiError {
-	var in struct {
-		streamRef
-		Config *store.ImageGenerationConfig `json:"ImageGenerationConfiguration"`
-	}
+// updateStreamConfig answers an Update...Configuration call of a stream:
+// the configuration under name is checked, refused with
+// NoDataRetentionException when it is ENABLED on a stream that stores
+// nothing (noRetention says why that matters), and stored with set. A call
+// without it clears the configuration.
+func updateStreamConfig[T any](s *Server, w http.ResponseWriter, body []byte, name string,
+	check func(*T) *apiError, enabled func(*T) bool, set func(*store.Stream, *T), noRetention string) *apiError {
+	var in streamRef
 	if e := decode(body, &in); e != nil {
 		return e
 	}
-	if _, e := s.findStream(in.streamRef); e != nil {
+	var raw map[string]json.RawMessage
+	if e := decode(body, &raw); e != nil {
 		return e
 	}
-	if in.Config != nil {
-		if e := s.checkImageGeneration(in.Config); e != nil {
+	var cfg *T
+	if v, ok := raw[name]; ok && string(v) != "null" {
+		cfg = new(T)
+		if err := json.Unmarshal(v, cfg); err != nil {
+			return errInvalidArgument("malformed %s: %v", name, err)
+		}
+	}
+	if _, e := s.findStream(in); e != nil {
+		return e
+	}
+	if cfg != nil {
+		if e := check(cfg); e != nil {
 			return e
 		}
 	}
-	e := s.updateStreamRecord(in.streamRef, func(st *store.Stream) *apiError {
-		if in.Config != nil && in.Config.Status == statusEnabled && st.DataRetentionInHours == 0 {
-			return errNoDataRetention("The stream %s stores no media (DataRetentionInHours is 0): images cannot be generated from it.", st.Name)
+	e := s.updateStreamRecord(in, func(st *store.Stream) *apiError {
+		if cfg != nil && enabled(cfg) && st.DataRetentionInHours == 0 {
+			return errNoDataRetention("The stream %s stores no media (DataRetentionInHours is 0): %s", st.Name, noRetention)
 		}
-		st.ImageGeneration = in.Config
+		set(st, cfg)
 		return nil
 	})
 	if e != nil {
@@ -228,61 +245,42 @@ func (s *Server) updateImageGenerationConfiguration(w http.ResponseWriter, _ *ht
 	}
 	writeJSON(w, nil)
 	return nil
+}
+
+func (s *Server) describeImageGenerationConfiguration(w http.ResponseWriter, _ *http.Request, body []byte) *apiError {
+	return describeStreamConfig(s, w, body, "ImageGenerationConfiguration",
+		func(st *store.Stream) *store.ImageGenerationConfig { return st.ImageGeneration })
+}
+
+func (s *Server) updateImageGenerationConfiguration(w http.ResponseWriter, _ *http.Request, body []byte) *apiError {
+	return updateStreamConfig(s, w, body, "ImageGenerationConfiguration", s.checkImageGeneration,
+		func(c *store.ImageGenerationConfig) bool { return c.Status == statusEnabled },
+		func(st *store.Stream, c *store.ImageGenerationConfig) { st.ImageGeneration = c },
+		"images cannot be generated from it.")
 }
 
 // ---- notifications ----
 
 func (s *Server) describeNotificationConfiguration(w http.ResponseWriter, _ *http.Request, body []byte) *apiError {
-	var in streamRef
-	if e := decode(body, &in); e != nil {
-		return e
-	}
-	st, e := s.findStream(in)
-	if e != nil {
-		return e
-	}
-	out := map[string]any{}
-	if st.Notification != nil {
-		out["NotificationConfiguration"] = st.Notification
-	}
-	writeJSON(w, out)
-	return nil
+	return describeStreamConfig(s, w, body, "NotificationConfiguration",
+		func(st *store.Stream) *store.NotificationConfig { return st.Notification })
 }
 
 func (s *Server) updateNotificationConfiguration(w http.ResponseWriter, _ *http.Request, body []byte) *apiError {
-	var in struct {
-		streamRef
-		Config *store.NotificationConfig `json:"NotificationConfiguration"`
+	return updateStreamConfig(s, w, body, "NotificationConfiguration", checkNotification,
+		func(c *store.NotificationConfig) bool { return c.Status == statusEnabled },
+		func(st *store.Stream, c *store.NotificationConfig) { st.Notification = c },
+		"there is nothing to notify about.")
+}
+
+func checkNotification(cfg *store.NotificationConfig) *apiError {
+	const p = "NotificationConfiguration."
+	var c checker
+	c.enum(p+"Status", cfg.Status, true, statusEnabled, statusDisabled)
+	if c.present(p+"DestinationConfig", cfg.DestinationConfig != nil) {
+		c.str(p+"DestinationConfig.Uri", cfg.DestinationConfig.URI, true, 1, 255, destURIRE)
 	}
-	if e := decode(body, &in); e != nil {
-		return e
-	}
-	if _, e := s.findStream(in.streamRef); e != nil {
-		return e
-	}
-	if in.Config != nil {
-		const p = "NotificationConfiguration."
-		var c checker
-		c.enum(p+"Status", in.Config.Status, true, statusEnabled, statusDisabled)
-		if c.present(p+"DestinationConfig", in.Config.DestinationConfig != nil) {
-			c.str(p+"DestinationConfig.Uri", in.Config.DestinationConfig.URI, true, 1, 255, destURIRE)
-		}
-		if c.e != nil {
-			return c.e
-		}
-	}
-	e := s.updateStreamRecord(in.streamRef, func(st *store.Stream) *apiError {
-		if in.Config != nil && in.Config.Status == statusEnabled && st.DataRetentionInHours == 0 {
-			return errNoDataRetention("The stream %s stores no media (DataRetentionInHours is 0): there is nothing to notify about.", st.Name)
-		}
-		st.Notification = in.Config
-		return nil
-	})
-	if e != nil {
-		return e
-	}
-	writeJSON(w, nil)
-	return nil
+	return c.e
 }
 
 // ---- stream storage ----
