@@ -75,6 +75,33 @@ type fragmentInfo struct {
 	ErrorID           string `json:"ErrorId,omitempty"`
 }
 
+// applyTags takes the values of a fragment's GetMedia tags: a fragment
+// number starts a new fragment; the continuation token (or an error) ends
+// it, and applyTags then reports true.
+func (cur *fragmentInfo) applyTags(tags []mkv.Tag) (done bool) {
+	for _, t := range tags {
+		switch t.Name {
+		case "AWS_KINESISVIDEO_FRAGMENT_NUMBER":
+			*cur = fragmentInfo{FragmentNumber: t.Value}
+		case "AWS_KINESISVIDEO_SERVER_TIMESTAMP":
+			cur.ServerTimestamp = t.Value
+		case "AWS_KINESISVIDEO_PRODUCER_TIMESTAMP":
+			cur.ProducerTimestamp = t.Value
+		case "AWS_KINESISVIDEO_MILLIS_BEHIND_NOW":
+			cur.MillisBehindNow = t.Value
+		case "AWS_KINESISVIDEO_CONTINUATION_TOKEN":
+			cur.ContinuationToken = t.Value
+			done = true
+		case "AWS_KINESISVIDEO_ERROR_CODE":
+			cur.ErrorCode = t.Value
+			done = true
+		case "AWS_KINESISVIDEO_ERROR_ID":
+			cur.ErrorID = t.Value
+		}
+	}
+	return done
+}
+
 // decodeTags reads GetMedia output and calls emit once per fragment.
 func decodeTags(r io.Reader, emit func(fragmentInfo) error) error {
 	mr := mkv.NewReader(r)
@@ -91,27 +118,7 @@ func decodeTags(r io.Reader, emit func(fragmentInfo) error) error {
 		case mkv.EventBlock:
 			cur.Frames += len(ev.Block.Frames)
 		case mkv.EventTags:
-			done := false
-			for _, t := range ev.Tags {
-				switch t.Name {
-				case "AWS_KINESISVIDEO_FRAGMENT_NUMBER":
-					cur = fragmentInfo{FragmentNumber: t.Value}
-				case "AWS_KINESISVIDEO_SERVER_TIMESTAMP":
-					cur.ServerTimestamp = t.Value
-				case "AWS_KINESISVIDEO_PRODUCER_TIMESTAMP":
-					cur.ProducerTimestamp = t.Value
-				case "AWS_KINESISVIDEO_MILLIS_BEHIND_NOW":
-					cur.MillisBehindNow = t.Value
-				case "AWS_KINESISVIDEO_CONTINUATION_TOKEN":
-					cur.ContinuationToken = t.Value
-					done = true
-				case "AWS_KINESISVIDEO_ERROR_CODE":
-					cur.ErrorCode = t.Value
-					done = true
-				case "AWS_KINESISVIDEO_ERROR_ID":
-					cur.ErrorID = t.Value
-				}
-			}
+			done := cur.applyTags(ev.Tags)
 			if done {
 				if err := emit(cur); err != nil {
 					return err

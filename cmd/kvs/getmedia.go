@@ -177,27 +177,7 @@ func readMediaResponse(r io.Reader, out *heldWriter, skipHeader bool, last strin
 		case mkv.EventBlock:
 			cur.Frames += len(ev.Block.Frames)
 		case mkv.EventTags:
-			done := false
-			for _, t := range ev.Tags {
-				switch t.Name {
-				case "AWS_KINESISVIDEO_FRAGMENT_NUMBER":
-					cur = fragmentInfo{FragmentNumber: t.Value}
-				case "AWS_KINESISVIDEO_SERVER_TIMESTAMP":
-					cur.ServerTimestamp = t.Value
-				case "AWS_KINESISVIDEO_PRODUCER_TIMESTAMP":
-					cur.ProducerTimestamp = t.Value
-				case "AWS_KINESISVIDEO_MILLIS_BEHIND_NOW":
-					cur.MillisBehindNow = t.Value
-				case "AWS_KINESISVIDEO_CONTINUATION_TOKEN":
-					cur.ContinuationToken = t.Value
-					done = true
-				case "AWS_KINESISVIDEO_ERROR_CODE":
-					cur.ErrorCode = t.Value
-					done = true
-				case "AWS_KINESISVIDEO_ERROR_ID":
-					cur.ErrorID = t.Value
-				}
-			}
+			done := cur.applyTags(ev.Tags)
 			if !done {
 				continue
 			}
