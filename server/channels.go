@@ -173,20 +173,7 @@ func (s *Server) listChannels(w http.ResponseWriter, _ *http.Request, body []byt
 			names = append(names, c.Name)
 		}
 	}
-	start, end, next, e := page(names, in.NextToken, in.MaxResults)
-	if e != nil {
-		return e
-	}
-	list := make([]channelInfo, 0, end-start)
-	for _, c := range matched[start:end] {
-		list = append(list, toChannelInfo(c))
-	}
-	out := map[string]any{"ChannelInfoList": list}
-	if next != "" {
-		out["NextToken"] = next
-	}
-	writeJSON(w, out)
-	return nil
+	return writePage(w, "ChannelInfoList", names, matched, in.NextToken, in.MaxResults, toChannelInfo)
 }
 
 func (s *Server) deleteChannel(w http.ResponseWriter, _ *http.Request, body []byte) *apiError {

@@ -682,18 +682,5 @@ func (s *Server) listEdgeAgentConfigurations(w http.ResponseWriter, _ *http.Requ
 			names = append(names, st.Name)
 		}
 	}
-	start, end, next, e := page(names, in.NextToken, limit)
-	if e != nil {
-		return e
-	}
-	list := make([]edgeInfo, 0, end-start)
-	for _, st := range matched[start:end] {
-		list = append(list, toEdgeInfo(st))
-	}
-	out := map[string]any{"EdgeConfigs": list}
-	if next != "" {
-		out["NextToken"] = next
-	}
-	writeJSON(w, out)
-	return nil
+	return writePage(w, "EdgeConfigs", names, matched, in.NextToken, limit, toEdgeInfo)
 }

@@ -312,20 +312,7 @@ func (s *Server) listStreams(w http.ResponseWriter, _ *http.Request, body []byte
 			names = append(names, st.Name)
 		}
 	}
-	start, end, next, e := page(names, in.NextToken, in.MaxResults)
-	if e != nil {
-		return e
-	}
-	list := make([]streamInfo, 0, end-start)
-	for _, st := range matched[start:end] {
-		list = append(list, toStreamInfo(st))
-	}
-	out := map[string]any{"StreamInfoList": list}
-	if next != "" {
-		out["NextToken"] = next
-	}
-	writeJSON(w, out)
-	return nil
+	return writePage(w, "StreamInfoList", names, matched, in.NextToken, in.MaxResults, toStreamInfo)
 }
 
 func checkVersion(current, want string) *apiError {
@@ -616,5 +603,25 @@ func (s *Server) getDataEndpoint(w http.ResponseWriter, r *http.Request, body []
 		return e
 	}
 	writeJSON(w, map[string]string{"DataEndpoint": s.baseURL(r)})
+	return nil
+}
+
+// writePage answers a List call: the page of matched (named by names, in
+// the same order) that token and limit select, converted with conv, under
+// key, and the NextToken of the page after it.
+func writePage[R, T any](w http.ResponseWriter, key string, names []string, matched []R, token string, limit int, conv func(R) T) *apiError {
+	start, end, next, e := page(names, token, limit)
+	if e != nil {
+		return e
+	}
+	list := make([]T, 0, end-start)
+	for _, r := range matched[start:end] {
+		list = append(list, conv(r))
+	}
+	out := map[string]any{key: list}
+	if next != "" {
+		out["NextToken"] = next
+	}
+	writeJSON(w, out)
 	return nil
 }
